@@ -1,0 +1,273 @@
+//! REST bodies under `/api/v1`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+/// Every error, on REST and on the WebSocket. `code` is stable and meant for
+/// programs; `message` is English meant for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only someone holding a valid room invite code.
+    Invite,
+    /// Nobody (except the very first account, which becomes the admin).
+    Closed,
+}
+
+/// Public facts about the server, readable without an account.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct ServerInfo {
+    pub version: String,
+    pub registration: RegistrationMode,
+    /// True until the first account exists; that account becomes the admin.
+    pub first_account: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct User {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct RegisterRequest {
+    /// 3–32 characters: letters, digits, `_`, `-`, `.`.
+    pub username: String,
+    pub email: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Required when registration is `invite`; the new account joins that room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub invite_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct LoginRequest {
+    /// Username or email.
+    pub login: String,
+    pub password: String,
+}
+
+/// Browsers send an empty body and rely on the `HttpOnly` refresh cookie;
+/// other clients send the token they were given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
+pub struct RefreshRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct AuthResponse {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Seconds until `access_token` expires.
+    #[ts(type = "number")]
+    pub expires_in: i64,
+    /// Single-use refresh token; also set as an `HttpOnly` cookie.
+    pub refresh_token: String,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Listed to everyone on the server; anyone may join.
+    Public,
+    /// Joined only through an invite.
+    Private,
+}
+
+/// A member's role in a room. Ordered: `Guest < Member < Owner`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Chat and call; cannot invite or manage.
+    Guest,
+    /// Chat, call, share and invite.
+    Member,
+    /// Everything, including managing members and deleting the room.
+    Owner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Online,
+    /// In a call, or set by the user.
+    Busy,
+    Offline,
+}
+
+/// A room as one user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Room {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    pub visibility: Visibility,
+    /// The viewer's role; absent when the viewer is not a member (public rooms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub role: Option<Role>,
+    #[ts(type = "number")]
+    pub member_count: i64,
+    /// Messages from others after the viewer's read marker.
+    #[ts(type = "number")]
+    pub unread: i64,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub last_message_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct CreateRoomRequest {
+    /// 1–80 characters.
+    pub name: String,
+    pub visibility: Visibility,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
+pub struct UpdateRoomRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Member {
+    #[ts(type = "number")]
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub presence: Presence,
+    #[ts(type = "number")]
+    pub joined_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct UpdateMemberRequest {
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Message {
+    /// Increases with every message on the server; the paging cursor.
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub room_id: i64,
+    #[ts(type = "number")]
+    pub author_id: i64,
+    pub author: String,
+    /// The sender's idempotency key.
+    pub client_id: String,
+    /// Markdown source. Clients render it as text, never as HTML.
+    pub body: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub edited_at: Option<i64>,
+}
+
+/// Messages in ascending id order.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// More messages exist beyond this page in the direction asked for.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct SendMessageRequest {
+    /// Chosen by the client (a UUID, say); resending the same id never
+    /// creates a second message.
+    pub client_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct EditMessageRequest {
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct MarkReadRequest {
+    #[ts(type = "number")]
+    pub message_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Invite {
+    pub code: String,
+    #[ts(type = "number")]
+    pub room_id: i64,
+    /// The role given to whoever accepts.
+    pub role: Role,
+    #[ts(type = "number")]
+    pub created_by: i64,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub max_uses: Option<i64>,
+    #[ts(type = "number")]
+    pub uses: i64,
+    /// Link to share: `{public_url}/invite/{code}`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
+pub struct CreateInviteRequest {
+    /// Lifetime in seconds (60 s to 30 days); default 7 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub expires_in_secs: Option<i64>,
+    /// How many accounts may use it; default unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub max_uses: Option<i64>,
+    /// `member` (default) or `guest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub role: Option<Role>,
+}
+
+/// What an invite link shows before it is accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct InvitePreview {
+    #[ts(type = "number")]
+    pub room_id: i64,
+    pub room_name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub expires_at: Option<i64>,
+}
