@@ -1,1 +1,58 @@
-fn main() {}
+//! `mesh`: the Mesh server binary.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use mesh_server::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "mesh", version, about = "Mesh: self-hosted chat, calls and sharing for teams")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP API, WebSocket, web client).
+    Serve {
+        /// TOML configuration file; MESH_* environment variables override it.
+        #[arg(long, short, env = "MESH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let config = match Config::load(config.as_deref(), |key| std::env::var(key).ok()) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("mesh: configuration error: {err:#}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            init_logging(config.log_format);
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            match runtime.block_on(mesh_server::server::serve(config)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "mesh stopped");
+                    eprintln!("mesh: {err:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

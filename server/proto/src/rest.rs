@@ -52,7 +52,8 @@ pub struct RegisterRequest {
     /// At least 8 characters.
     pub password: String,
     /// Required when registration is `invite`; the new account joins that room.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub invite_code: Option<String>,
 }
@@ -68,7 +69,8 @@ pub struct LoginRequest {
 /// other clients send the token they were given.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
 pub struct RefreshRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub refresh_token: Option<String>,
 }
@@ -125,7 +127,8 @@ pub struct Room {
     pub name: String,
     pub visibility: Visibility,
     /// The viewer's role; absent when the viewer is not a member (public rooms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub role: Option<Role>,
     #[ts(type = "number")]
@@ -135,7 +138,8 @@ pub struct Room {
     pub unread: i64,
     #[ts(type = "number")]
     pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub last_message_at: Option<i64>,
 }
@@ -149,10 +153,12 @@ pub struct CreateRoomRequest {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
 pub struct UpdateRoomRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub visibility: Option<Visibility>,
 }
@@ -189,7 +195,8 @@ pub struct Message {
     pub body: String,
     #[ts(type = "number")]
     pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub edited_at: Option<i64>,
 }
@@ -232,10 +239,12 @@ pub struct Invite {
     pub created_by: i64,
     #[ts(type = "number")]
     pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub expires_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub max_uses: Option<i64>,
     #[ts(type = "number")]
@@ -247,15 +256,18 @@ pub struct Invite {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, ToSchema)]
 pub struct CreateInviteRequest {
     /// Lifetime in seconds (60 s to 30 days); default 7 days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub expires_in_secs: Option<i64>,
     /// How many accounts may use it; default unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub max_uses: Option<i64>,
     /// `member` (default) or `guest`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub role: Option<Role>,
 }
@@ -267,7 +279,8 @@ pub struct InvitePreview {
     pub room_id: i64,
     pub room_name: String,
     pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub expires_at: Option<i64>,
 }

@@ -20,7 +20,8 @@ use crate::PROTOCOL_VERSION;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ClientFrame {
     pub v: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub id: Option<String>,
     #[serde(flatten)]
@@ -105,7 +106,8 @@ pub struct SetPresence {
 pub struct ServerFrame {
     pub v: u32,
     /// The `id` of the client frame this answers; absent on pushed events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub id: Option<String>,
     #[serde(flatten)]

@@ -1,0 +1,205 @@
+//! Configuration: defaults, then a TOML file (`mesh serve --config FILE`), then
+//! `MESH_*` environment variables. Every key is documented in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use mesh_proto::RegistrationMode;
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The URL people use to reach the server; invite links are built on it.
+    /// `None` means "derive from the listening address".
+    pub public_url: Option<String>,
+    pub registration: RegistrationMode,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// A rotated refresh token presented again within this window is taken as
+    /// two tabs refreshing at once, not as theft.
+    pub refresh_reuse_grace: Duration,
+    /// Trust `X-Forwarded-For` from the reverse proxy for client addresses.
+    pub trust_proxy: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The file form: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    http_addr: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    registration: Option<String>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_days: Option<u64>,
+    refresh_reuse_grace_secs: Option<u64>,
+    trust_proxy: Option<bool>,
+    log_format: Option<String>,
+}
+
+const MAX_ACCESS_TOKEN_TTL: u64 = 15 * 60;
+
+impl Config {
+    /// Loads the configuration, with `env` standing in for the process
+    /// environment so tests can pass their own.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let pick = |key: &str, file_value: Option<String>| env(key).or(file_value);
+
+        let http_addr = pick("MESH_HTTP_ADDR", from_file.http_addr)
+            .unwrap_or_else(|| "0.0.0.0:8080".into());
+        let http_addr = http_addr
+            .parse()
+            .with_context(|| format!("MESH_HTTP_ADDR: `{http_addr}` is not an address like 0.0.0.0:8080"))?;
+
+        let data_dir = env("MESH_DATA_DIR")
+            .map(PathBuf::from)
+            .or(from_file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+
+        let public_url = pick("MESH_PUBLIC_URL", from_file.public_url)
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("MESH_PUBLIC_URL: `{url}` must start with http:// or https://");
+            }
+        }
+
+        let registration = match pick("MESH_REGISTRATION", from_file.registration)
+            .as_deref()
+            .unwrap_or("open")
+        {
+            "open" => RegistrationMode::Open,
+            "invite" => RegistrationMode::Invite,
+            "closed" => RegistrationMode::Closed,
+            other => bail!("MESH_REGISTRATION: `{other}` is not one of open, invite, closed"),
+        };
+
+        let number = |key: &str, file_value: Option<u64>, default: u64| -> anyhow::Result<u64> {
+            match env(key) {
+                Some(text) => text
+                    .parse()
+                    .with_context(|| format!("{key}: `{text}` is not a whole number")),
+                None => Ok(file_value.unwrap_or(default)),
+            }
+        };
+        let access_secs = number("MESH_ACCESS_TOKEN_TTL", from_file.access_token_ttl_secs, 600)?;
+        if !(10..=MAX_ACCESS_TOKEN_TTL).contains(&access_secs) {
+            bail!("MESH_ACCESS_TOKEN_TTL: {access_secs} s is outside 10..={MAX_ACCESS_TOKEN_TTL} s");
+        }
+        let refresh_days = number("MESH_REFRESH_TOKEN_TTL_DAYS", from_file.refresh_token_ttl_days, 30)?;
+        if !(1..=365).contains(&refresh_days) {
+            bail!("MESH_REFRESH_TOKEN_TTL_DAYS: {refresh_days} is outside 1..=365");
+        }
+        let grace = number("MESH_REFRESH_REUSE_GRACE", from_file.refresh_reuse_grace_secs, 5)?;
+        if grace > 60 {
+            bail!("MESH_REFRESH_REUSE_GRACE: {grace} s is more than 60 s");
+        }
+
+        let trust_proxy = match pick("MESH_TRUST_PROXY", None) {
+            Some(text) => parse_bool("MESH_TRUST_PROXY", &text)?,
+            None => from_file.trust_proxy.unwrap_or(false),
+        };
+
+        let log_format = match pick("MESH_LOG_FORMAT", from_file.log_format)
+            .as_deref()
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("MESH_LOG_FORMAT: `{other}` is not one of text, json"),
+        };
+
+        Ok(Config {
+            http_addr,
+            data_dir,
+            public_url,
+            registration,
+            access_token_ttl: Duration::from_secs(access_secs),
+            refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            refresh_reuse_grace: Duration::from_secs(grace),
+            trust_proxy,
+            log_format,
+        })
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+fn parse_bool(key: &str, text: &str) -> anyhow::Result<bool> {
+    match text {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => bail!("{key}: `{other}` is not true or false"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_work_without_any_configuration() {
+        let config = Config::load(None, env_of(&[])).unwrap();
+        assert_eq!(config.http_addr.port(), 8080);
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.registration, RegistrationMode::Open);
+        assert!(config.access_token_ttl <= Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mesh.toml");
+        std::fs::write(&path, "registration = \"closed\"\nhttp_addr = \"127.0.0.1:9000\"\n").unwrap();
+        let config = Config::load(Some(&path), env_of(&[("MESH_REGISTRATION", "invite")])).unwrap();
+        assert_eq!(config.registration, RegistrationMode::Invite);
+        assert_eq!(config.http_addr.port(), 9000);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values_with_the_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mesh.toml");
+        std::fs::write(&path, "registraton = \"open\"\n").unwrap();
+        assert!(Config::load(Some(&path), env_of(&[])).is_err());
+        let err = Config::load(None, env_of(&[("MESH_REGISTRATION", "sometimes")])).unwrap_err();
+        assert!(err.to_string().contains("MESH_REGISTRATION"));
+        let err = Config::load(None, env_of(&[("MESH_ACCESS_TOKEN_TTL", "3600")])).unwrap_err();
+        assert!(err.to_string().contains("MESH_ACCESS_TOKEN_TTL"));
+    }
+}

@@ -1,0 +1,64 @@
+//! The Mesh control server.
+//!
+//! `mesh serve` starts one process that holds the whole control plane:
+//!
+//! - [`api`]: REST under `/api/v1` (thin handlers, OpenAPI generated from them),
+//! - [`ws`]: the WebSocket protocol at `/api/v1/ws`,
+//! - the domain: [`auth`], [`rooms`], [`invites`], [`chat`], [`presence`], with
+//!   fan-out in the [`hub`],
+//! - [`store`]: the embedded SQLite database,
+//! - [`web`]: the built web client, embedded in release builds.
+//!
+//! Handlers translate between the wire ([`mesh_proto`]) and the domain; the
+//! domain knows nothing of HTTP; errors become responses in [`error`] only.
+
+pub mod api;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod invites;
+pub mod metrics;
+pub mod presence;
+pub mod rooms;
+pub mod secrets;
+pub mod server;
+pub mod store;
+pub mod throttle;
+pub mod tokens;
+pub mod web;
+pub mod ws;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+
+/// Everything a request handler or connection may need, shared by reference.
+pub struct App {
+    pub config: Config,
+    /// The URL invite links are built on.
+    pub public_url: String,
+    pub store: Store,
+    pub hub: Hub,
+    pub tokens: AccessTokens,
+    pub login_throttle: LoginThrottle,
+    pub metrics: Metrics,
+    /// Flips to true when the server begins shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+pub type SharedApp = Arc<App>;
+
+/// Wall-clock time in Unix milliseconds, the unit of every stored timestamp.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

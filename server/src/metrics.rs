@@ -1,0 +1,78 @@
+//! Prometheus metrics at `/metrics`.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    /// The route pattern (`/api/v1/rooms/{id}`), never the raw path, so ids
+    /// and invite codes do not become label values.
+    pub route: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub ws_connections: Gauge,
+    pub rooms: Gauge,
+    pub rooms_created: Counter,
+    pub messages: Counter,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub http_duration: Family<RequestLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("mesh");
+        let ws_connections = Gauge::default();
+        let rooms = Gauge::default();
+        let rooms_created = Counter::default();
+        let messages = Counter::default();
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        let http_duration = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+        });
+        registry.register("ws_connections", "Open WebSocket connections", ws_connections.clone());
+        registry.register("rooms", "Rooms on the server", rooms.clone());
+        registry.register("rooms_created", "Rooms created since start", rooms_created.clone());
+        registry.register("messages", "Chat messages stored since start", messages.clone());
+        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            http_duration.clone(),
+        );
+        Metrics {
+            registry,
+            ws_connections,
+            rooms,
+            rooms_created,
+            messages,
+            http_requests,
+            http_duration,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, labels: RequestLabels, elapsed: Duration) {
+        self.http_requests.get_or_create(&labels).inc();
+        self.http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

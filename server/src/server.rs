@@ -1,0 +1,145 @@
+//! Starting and stopping `mesh serve`: data directory and secrets, database,
+//! the HTTP listener, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use mesh_proto::{MAX_REST_BODY_BYTES, MAX_WS_FRAME_BYTES};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::secrets;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+use crate::{api, web, ws, App, SharedApp};
+
+const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    secrets::ensure_private_dir(&config.data_dir)?;
+    let token_key = secrets::load_or_create(&config.data_dir.join("token.key"))?;
+    let store = Store::open(&config.data_dir.join("mesh.db"))?;
+
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (MESH_HTTP_ADDR)", config.http_addr))?;
+    let local = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| local_url(local));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app: SharedApp = Arc::new(App {
+        tokens: AccessTokens::new(&token_key, config.access_token_ttl),
+        config,
+        public_url: public_url.clone(),
+        store,
+        hub: Hub::default(),
+        login_throttle: LoginThrottle::new(LOGIN_WINDOW),
+        metrics: Metrics::default(),
+        shutdown: shutdown_rx,
+    });
+
+    let router = router(app.clone());
+    tracing::info!(address = %local, url = %public_url, "listening");
+    // Scripts and people look for this line.
+    println!("Mesh is running at {public_url}");
+
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: closing connections");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while app.hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.store.checkpoint().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn local_url(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        format!("http://localhost:{}", local.port())
+    } else {
+        format!("http://{local}")
+    }
+}
+
+pub fn router(app: SharedApp) -> Router {
+    let (api_routes, openapi) = api::router();
+    let openapi = Arc::new(openapi);
+    api_routes
+        .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route("/api/v1/ws", get(websocket))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(web::serve)
+        .layer(DefaultBodyLimit::max(MAX_REST_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(app.clone(), api::observe))
+        .layer(middleware::from_fn(api::harden))
+        .with_state(app)
+}
+
+async fn websocket(State(app): State<SharedApp>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_WS_FRAME_BYTES)
+        .max_frame_size(MAX_WS_FRAME_BYTES)
+        .on_upgrade(move |socket| ws::serve(app, socket))
+}
+
+async fn healthz(State(app): State<SharedApp>) -> Response {
+    match app.store.call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+async fn metrics(State(app): State<SharedApp>) -> Response {
+    if let Ok(rooms) = app
+        .store
+        .call(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM rooms", [], |row| row.get::<_, i64>(0))?))
+        .await
+    {
+        app.metrics.rooms.set(rooms);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,79 @@
+import { useEffect, useState } from 'react';
+import { useParams } from 'react-router';
+import { Composer } from '../components/Composer';
+import { MemberList } from '../components/MemberList';
+import { MessageList } from '../components/MessageList';
+import { RoomHeader } from '../components/RoomHeader';
+import { TypingIndicator } from '../components/TypingIndicator';
+import { usePageVisible } from '../hooks/usePageVisible';
+import { useT } from '../i18n';
+import type { Room } from '../proto';
+import { useChat } from '../store/chat';
+import { useMembers } from '../store/members';
+import { findRoom, useRooms } from '../store/rooms';
+import { newestMessageId } from '../store/timeline';
+import { notify } from '../store/toasts';
+
+const WIDE_SCREEN = '(min-width: 1100px)';
+
+export function RoomPage() {
+  const { t } = useT();
+  const roomId = Number(useParams().roomId);
+  const room = useRooms((state) => findRoom(state.rooms, roomId));
+  const loaded = useRooms((state) => state.loaded);
+
+  useEffect(() => {
+    useRooms.getState().setActive(roomId);
+    return () => useRooms.getState().setActive(null);
+  }, [roomId]);
+
+  if (!room) {
+    return <p className="centered muted">{loaded ? t('room.notFound') : t('app.loading')}</p>;
+  }
+  return <RoomView key={room.id} room={room} />;
+}
+
+/** The room on screen: header, then the chat beside the member list. The grid
+ * in styles.css leaves a `call` area above the chat for calls. */
+function RoomView({ room }: { room: Room }) {
+  const [membersShown, setMembersShown] = useState(() => window.matchMedia(WIDE_SCREEN).matches);
+  useRoomData(room.id);
+  useReadMarker(room);
+
+  return (
+    <section className="room" aria-labelledby="room-title">
+      <RoomHeader room={room} membersShown={membersShown} onToggleMembers={() => setMembersShown(!membersShown)} />
+      <div className="chat">
+        <MessageList room={room} />
+        <TypingIndicator roomId={room.id} />
+        <Composer room={room} />
+      </div>
+      {membersShown && (
+        <div id="room-members" className="room-members">
+          <MemberList roomId={room.id} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** Loads the newest messages and the member list the first time a room opens. */
+function useRoomData(roomId: number): void {
+  useEffect(() => {
+    if (!useChat.getState().timelines[roomId]) {
+      useChat.getState().loadLatest(roomId).catch(notify.failure);
+    }
+    if (!useMembers.getState().byRoom[roomId]) {
+      useMembers.getState().load(roomId).catch(notify.failure);
+    }
+  }, [roomId]);
+}
+
+/** Keeps the read marker on the newest message while the room is on screen. */
+function useReadMarker(room: Room): void {
+  const newestId = useChat((state) => newestMessageId(state.timelines[room.id]?.messages ?? []));
+  const visible = usePageVisible();
+  useEffect(() => {
+    useRooms.getState().markRead(room.id, newestId, !visible);
+  }, [room.id, room.unread, newestId, visible]);
+}

@@ -1,0 +1,188 @@
+// Generated from server/proto (mesh-proto) by `make proto`. Do not edit.
+
+export type ApiError = { code: string, message: string, };
+
+export type RegistrationMode = "open" | "invite" | "closed";
+
+export type ServerInfo = { version: string, registration: RegistrationMode, 
+/**
+ * True until the first account exists; that account becomes the admin.
+ */
+first_account: boolean, };
+
+export type User = { id: number, username: string, email: string, is_admin: boolean, created_at: number, };
+
+export type RegisterRequest = { 
+/**
+ * 3–32 characters: letters, digits, `_`, `-`, `.`.
+ */
+username: string, email: string, 
+/**
+ * At least 8 characters.
+ */
+password: string, 
+/**
+ * Required when registration is `invite`; the new account joins that room.
+ */
+invite_code?: string, };
+
+export type LoginRequest = { 
+/**
+ * Username or email.
+ */
+login: string, password: string, };
+
+export type RefreshRequest = { refresh_token?: string, };
+
+export type AuthResponse = { 
+/**
+ * Short-lived JWT for `Authorization: Bearer`.
+ */
+access_token: string, 
+/**
+ * Seconds until `access_token` expires.
+ */
+expires_in: number, 
+/**
+ * Single-use refresh token; also set as an `HttpOnly` cookie.
+ */
+refresh_token: string, user: User, };
+
+export type Visibility = "public" | "private";
+
+export type Role = "guest" | "member" | "owner";
+
+export type Presence = "online" | "busy" | "offline";
+
+export type Room = { id: number, name: string, visibility: Visibility, 
+/**
+ * The viewer's role; absent when the viewer is not a member (public rooms).
+ */
+role?: Role, member_count: number, 
+/**
+ * Messages from others after the viewer's read marker.
+ */
+unread: number, created_at: number, last_message_at?: number, };
+
+export type CreateRoomRequest = { 
+/**
+ * 1–80 characters.
+ */
+name: string, visibility: Visibility, };
+
+export type UpdateRoomRequest = { name?: string, visibility?: Visibility, };
+
+export type Member = { user_id: number, username: string, role: Role, presence: Presence, joined_at: number, };
+
+export type UpdateMemberRequest = { role: Role, };
+
+export type Message = { 
+/**
+ * Increases with every message on the server; the paging cursor.
+ */
+id: number, room_id: number, author_id: number, author: string, 
+/**
+ * The sender's idempotency key.
+ */
+client_id: string, 
+/**
+ * Markdown source. Clients render it as text, never as HTML.
+ */
+body: string, created_at: number, edited_at?: number, };
+
+export type MessagePage = { messages: Array<Message>, 
+/**
+ * More messages exist beyond this page in the direction asked for.
+ */
+has_more: boolean, };
+
+export type SendMessageRequest = { 
+/**
+ * Chosen by the client (a UUID, say); resending the same id never
+ * creates a second message.
+ */
+client_id: string, body: string, };
+
+export type EditMessageRequest = { body: string, };
+
+export type MarkReadRequest = { message_id: number, };
+
+export type Invite = { code: string, room_id: number, 
+/**
+ * The role given to whoever accepts.
+ */
+role: Role, created_by: number, created_at: number, expires_at?: number, max_uses?: number, uses: number, 
+/**
+ * Link to share: `{public_url}/invite/{code}`.
+ */
+url: string, };
+
+export type CreateInviteRequest = { 
+/**
+ * Lifetime in seconds (60 s to 30 days); default 7 days.
+ */
+expires_in_secs?: number, 
+/**
+ * How many accounts may use it; default unlimited.
+ */
+max_uses?: number, 
+/**
+ * `member` (default) or `guest`.
+ */
+role?: Role, };
+
+export type InvitePreview = { room_id: number, room_name: string, role: Role, expires_at?: number, };
+
+export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "ping" });
+
+export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "ping" };
+
+export type ServerFrame = { v: number, 
+/**
+ * The `id` of the client frame this answers; absent on pushed events.
+ */
+id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft });
+
+export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft };
+
+export type AuthPayload = { 
+/**
+ * The access token (never put in the URL).
+ */
+token: string, };
+
+export type SendMessage = { room_id: number, client_id: string, body: string, };
+
+export type EditMessage = { room_id: number, message_id: number, body: string, };
+
+export type DeleteMessage = { room_id: number, message_id: number, };
+
+export type TypingPayload = { room_id: number, };
+
+export type MarkRead = { room_id: number, message_id: number, };
+
+export type SetPresence = { 
+/**
+ * `online` or `busy`; `offline` is only ever derived by the server.
+ */
+status: Presence, };
+
+export type Ready = { user: User, protocol: number, };
+
+export type MessageDeleted = { room_id: number, message_id: number, };
+
+export type Typing = { room_id: number, user_id: number, username: string, };
+
+export type PresenceChanged = { user_id: number, status: Presence, };
+
+export type RoomChanged = { room_id: number, name: string, visibility: Visibility, 
+/**
+ * The viewer's role in the room.
+ */
+role: Role, };
+
+export type RoomDeleted = { room_id: number, };
+
+export type MemberEvent = { room_id: number, member: Member, };
+
+export type MemberLeft = { room_id: number, user_id: number, };
