@@ -21,6 +21,8 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 /// A connection that sends nothing (not even a pong) for this long is dead.
 const IDLE_LIMIT: Duration = Duration::from_secs(70);
 
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_POLICY: u16 = 1008;
@@ -228,8 +230,20 @@ async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> std::result:
     socket.send(WsMessage::Text(frame.encode().into())).await
 }
 
+/// Sends a close frame, then discards what the client still sends until it
+/// answers the close (or 2 s pass), so unread input never turns the close into
+/// a TCP reset that would destroy frames the client has not read yet.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })))
-        .await;
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    if socket.send(WsMessage::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
