@@ -1,0 +1,57 @@
+# Mesh: the two commands a self-hoster needs are `make run` and `make test`.
+
+CARGO ?= cargo
+NPM ?= npm
+WEB := web
+
+.PHONY: run test web web-deps test-deps test-rust test-web test-e2e proto release clean
+
+## Build the web client and a release server, then start it on http://localhost:8080.
+run: web
+	$(CARGO) build --release --bin mesh
+	./target/release/mesh serve
+
+## A self-contained release binary (web client embedded) at target/release/mesh.
+release: web
+	$(CARGO) build --release --bin mesh
+
+## Everything: installs what the tests need, then runs unit, integration and browser tests.
+test: test-deps web test-rust test-web test-e2e
+
+web-deps:
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+
+web: web-deps
+	cd $(WEB) && $(NPM) run build
+
+# Browser tests drive Debian's Chromium; never a downloaded browser.
+test-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "make test needs Debian's chromium: run 'sudo apt-get install -y chromium' first" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test-rust:
+	$(CARGO) test --workspace --no-fail-fast
+
+test-web: web-deps
+	cd $(WEB) && $(NPM) run check
+
+# The browsers and the server share a network namespace that has only
+# loopback, so no test traffic can leave the machine.
+test-e2e: web
+	$(CARGO) build --bin mesh
+	@if [ "$$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1; then \
+		unshare -n sh -c 'ip link set lo up && cd $(WEB) && $(NPM) run e2e'; \
+	else \
+		echo "not root: running browser tests outside a private network namespace"; \
+		cd $(WEB) && $(NPM) run e2e; \
+	fi
+
+## Regenerate web/src/proto/index.ts from the Rust wire types.
+proto:
+	MESH_UPDATE_PROTO=1 $(CARGO) test -p mesh-proto --test typescript
+
+clean:
+	$(CARGO) clean
+	rm -rf $(WEB)/dist $(WEB)/node_modules
