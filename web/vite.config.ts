@@ -9,6 +9,15 @@ export default defineConfig({
       '/healthz': server,
     },
   },
-  build: { outDir: 'dist', emptyOutDir: true },
-  test: { include: ['src/**/*.test.ts'] },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    rolldownOptions: {
+      onwarn(warning, warn) {
+        // react-router marks its modules "use client", which means nothing here.
+        if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning);
+      },
+    },
+  },
+  test: { include: ['src/**/*.test.{ts,tsx}'] },
 });

@@ -21,6 +21,8 @@ pub enum Error {
     Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("Too many attempts; try again in {0} seconds.")]
     RateLimited(u64),
     #[error("internal error: {0:#}")]
@@ -58,6 +60,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Gone(_) => StatusCode::GONE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +76,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Gone(_) => "invite_expired",
             Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited(_) => "rate_limited",
             Error::Internal(_) => "internal",
         };

@@ -92,7 +92,7 @@ async fn bad_input_gets_json_errors_never_a_server_error() {
         (post_raw("/api/v1/rooms", "application/json", b"{\"name\":".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json"),
         (post_raw("/api/v1/rooms", "application/json", b"{\"name\":3,\"visibility\":\"public\"}".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json"),
         (post_raw("/api/v1/rooms", "application/json", b"{\"name\":\"x\",\"visibility\":\"secret\"}".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json"),
-        (post_raw("/api/v1/rooms", "text/plain", b"hello".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "unsupported_media_type"),
+        (post_raw("/api/v1/rooms", "text/plain", b"hello".to_vec()).await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         (post_raw("/api/v1/rooms", "application/json", vec![b' '; 70 * 1024]).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         (server.http.get(format!("{}/api/v1/rooms/abc", server.url)).bearer_auth(&alice.token).send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_request"),
         (server.http.get(format!("{}/api/v1/rooms?scope=all", server.url)).bearer_auth(&alice.token).send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_request"),

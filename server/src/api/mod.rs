@@ -112,8 +112,7 @@ impl From<JsonRejection> for Error {
             StatusCode::PAYLOAD_TOO_LARGE => {
                 Error::PayloadTooLarge("The request body is larger than 64 KiB.".into())
             }
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::BadRequest(
-                "unsupported_media_type",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(
                 "Send the body as JSON with `Content-Type: application/json`.".into(),
             ),
             _ => Error::BadRequest("invalid_json", format!("The body is not what this endpoint takes: {}", rejection.body_text())),

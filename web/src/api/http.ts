@@ -82,7 +82,9 @@ export function refreshSession(): Promise<AuthResponse | null> {
 
 function withRefreshLock<T>(task: () => Promise<T>): Promise<T> {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  return locks ? locks.request('mesh-refresh', task) : task();
+  if (!locks) return task();
+  // request() settles with the outcome of the promise the callback returns.
+  return locks.request('mesh-refresh', task) as unknown as Promise<T>;
 }
 
 async function postRefresh(): Promise<AuthResponse | null> {

@@ -11,7 +11,7 @@ export function Composer({ room }: { room: Room }) {
   const { t } = useT();
   const id = useId();
   const [draft, setDraft] = useState('');
-  const announceTyping = useMemo(
+  const typing = useMemo(
     () =>
       typingThrottle((roomId) => {
         realtime.request({ type: 'typing', payload: { room_id: roomId } }).catch(() => {});
@@ -24,6 +24,7 @@ export function Composer({ room }: { room: Room }) {
     const body = draft.trimEnd();
     if (!body.trim()) return;
     useChat.getState().send(room.id, body);
+    typing.sent(room.id);
     setDraft('');
   };
 
@@ -44,7 +45,7 @@ export function Composer({ room }: { room: Room }) {
         value={draft}
         onChange={(event) => {
           setDraft(event.target.value);
-          if (event.target.value.trim()) announceTyping(room.id);
+          if (event.target.value.trim()) typing.typed(room.id);
         }}
         onKeyDown={onKeyDown}
         placeholder={t('chat.composerPlaceholder', { name: room.name })}

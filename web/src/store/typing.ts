@@ -48,19 +48,30 @@ export const useTyping = create<TypingState>((set, get) => ({
   },
 }));
 
-/** Returns a function to call on every keystroke; it calls `send(roomId)` at
- * most once per interval and room. */
+export interface TypingThrottle {
+  /** Call on every keystroke: sends at most once per interval and room. */
+  typed(roomId: number): void;
+  /** Call after sending a message: others stop showing us as typing when it
+   * arrives, so the next keystroke is announced at once. */
+  sent(roomId: number): void;
+}
+
 export function typingThrottle(
   send: (roomId: number) => void,
   now: () => number = Date.now,
   interval = TYPING_SEND_INTERVAL_MS,
-): (roomId: number) => void {
+): TypingThrottle {
   const lastSent = new Map<number, number>();
-  return (roomId) => {
-    const time = now();
-    const last = lastSent.get(roomId);
-    if (last !== undefined && time - last < interval) return;
-    lastSent.set(roomId, time);
-    send(roomId);
+  return {
+    typed(roomId) {
+      const time = now();
+      const last = lastSent.get(roomId);
+      if (last !== undefined && time - last < interval) return;
+      lastSent.set(roomId, time);
+      send(roomId);
+    },
+    sent(roomId) {
+      lastSent.delete(roomId);
+    },
   };
 }
