@@ -49,7 +49,10 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<AuthRespons
                     let invite = invites::get(&tx, code)?
                         .filter(|invite| invite.is_usable(now))
                         .ok_or_else(|| {
-                            Error::Gone("That invitation has expired or was revoked; ask for a new one.".into())
+                            Error::Gone(
+                                "That invitation has expired or was revoked; ask for a new one."
+                                    .into(),
+                            )
                         })?;
                     Some(invite)
                 }
@@ -68,18 +71,21 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<AuthRespons
                     RegistrationMode::Closed => {
                         return Err(Error::Forbidden(
                             "registration_closed",
-                            "This server does not accept new accounts. Ask its administrator.".into(),
+                            "This server does not accept new accounts. Ask its administrator."
+                                .into(),
                         ))
                     }
                 }
             }
-            let user = users::insert(&tx, &username, &email, &password_hash, first, now).map_err(|err| {
-                if store::is_unique_violation(&err) {
-                    Error::Conflict("That username or email is already taken.".into())
-                } else {
-                    err.into()
-                }
-            })?;
+            let user = users::insert(&tx, &username, &email, &password_hash, first, now).map_err(
+                |err| {
+                    if store::is_unique_violation(&err) {
+                        Error::Conflict("That username or email is already taken.".into())
+                    } else {
+                        err.into()
+                    }
+                },
+            )?;
             if let Some(invite) = invite {
                 rooms::add_member(&tx, invite.room_id, user.id, invite.role, now)?;
                 invites::count_use(&tx, &invite.code)?;
@@ -103,7 +109,10 @@ pub async fn login(app: &App, request: LoginRequest, address: &str) -> Result<Au
         .map_err(Error::RateLimited)?;
 
     let lookup = login.clone();
-    let found = app.store.call(move |conn| Ok(users::find_by_login(conn, &lookup)?)).await?;
+    let found = app
+        .store
+        .call(move |conn| Ok(users::find_by_login(conn, &lookup)?))
+        .await?;
     // Verify against a fixed hash when the user does not exist, so the answer
     // takes as long either way and does not reveal which accounts exist.
     let (user, stored_hash) = match found {
@@ -112,7 +121,8 @@ pub async fn login(app: &App, request: LoginRequest, address: &str) -> Result<Au
     };
     let password_ok = verify_password(request.password, stored_hash).await?;
     let Some(user) = user.filter(|_| password_ok) else {
-        app.login_throttle.record_failure(&login, address, Instant::now());
+        app.login_throttle
+            .record_failure(&login, address, Instant::now());
         tracing::info!(address, "failed sign-in");
         return Err(invalid_credentials());
     };
@@ -173,7 +183,13 @@ pub async fn refresh(app: &App, token: &str) -> Result<AuthResponse> {
             }
             let user = users::get(&tx, stored.user_id)?.ok_or_else(invalid)?;
             let (refresh_token, new_hash) = new_refresh_token();
-            sessions::insert_refresh_token(&tx, &new_hash, stored.session_id, now, now + refresh_ttl)?;
+            sessions::insert_refresh_token(
+                &tx,
+                &new_hash,
+                stored.session_id,
+                now,
+                now + refresh_ttl,
+            )?;
             tx.commit()?;
             let actor = Actor {
                 user_id: user.id,
@@ -183,9 +199,14 @@ pub async fn refresh(app: &App, token: &str) -> Result<AuthResponse> {
         })
         .await?;
     match outcome {
-        Outcome::Rotated(user, actor, refresh_token) => Ok(auth_response(app, user, actor, refresh_token)),
+        Outcome::Rotated(user, actor, refresh_token) => {
+            Ok(auth_response(app, user, actor, refresh_token))
+        }
         Outcome::Reused(session_id) => {
-            tracing::warn!(session = session_id, "refresh token reused; session revoked");
+            tracing::warn!(
+                session = session_id,
+                "refresh token reused; session revoked"
+            );
             app.hub
                 .close_session(session_id, CLOSE_SESSION_ENDED, "session revoked");
             Err(Error::Unauthorized(
@@ -230,11 +251,22 @@ pub async fn me(app: &App, actor: Actor) -> Result<User> {
         .await
 }
 
-fn start_session(conn: &Connection, user_id: i64, now: i64, refresh_ttl: i64) -> Result<(Actor, String)> {
+fn start_session(
+    conn: &Connection,
+    user_id: i64,
+    now: i64,
+    refresh_ttl: i64,
+) -> Result<(Actor, String)> {
     let session_id = sessions::create(conn, user_id, now)?;
     let (refresh_token, hash) = new_refresh_token();
     sessions::insert_refresh_token(conn, &hash, session_id, now, now + refresh_ttl)?;
-    Ok((Actor { user_id, session_id }, refresh_token))
+    Ok((
+        Actor {
+            user_id,
+            session_id,
+        },
+        refresh_token,
+    ))
 }
 
 fn auth_response(app: &App, user: User, actor: Actor, refresh_token: String) -> AuthResponse {
@@ -272,9 +304,12 @@ fn validate_username(username: &str) -> Result<()> {
 fn validate_email(email: &str) -> Result<()> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
     if ok {
         Ok(())
     } else {

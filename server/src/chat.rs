@@ -28,8 +28,7 @@ fn validate_body(body: &str) -> Result<String> {
 }
 
 fn validate_client_id(client_id: &str) -> Result<()> {
-    let ok = (1..=64).contains(&client_id.len())
-        && client_id.bytes().all(|b| b.is_ascii_graphic());
+    let ok = (1..=64).contains(&client_id.len()) && client_id.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -42,7 +41,13 @@ fn validate_client_id(client_id: &str) -> Result<()> {
 /// Stores a message and tells the room. Returns the message and whether it is
 /// new; resending a `client_id` returns the original and notifies no one.
 /// When this returns, the message is on disk.
-pub async fn send(app: &App, actor: Actor, room_id: i64, client_id: String, body: &str) -> Result<(Message, bool)> {
+pub async fn send(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    client_id: String,
+    body: &str,
+) -> Result<(Message, bool)> {
     let body = validate_body(body)?;
     validate_client_id(&client_id)?;
     let (message, created, member_ids) = app
@@ -84,10 +89,18 @@ pub enum Cursor {
     After(i64),
 }
 
-pub async fn history(app: &App, actor: Actor, room_id: i64, cursor: Cursor, limit: Option<i64>) -> Result<MessagePage> {
+pub async fn history(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    cursor: Cursor,
+    limit: Option<i64>,
+) -> Result<MessagePage> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::validation(format!("limit must be between 1 and {MAX_PAGE}.")));
+        return Err(Error::validation(format!(
+            "limit must be between 1 and {MAX_PAGE}."
+        )));
     }
     app.store
         .call(move |conn| {
@@ -109,7 +122,13 @@ fn live_message(conn: &rusqlite::Connection, room_id: i64, message_id: i64) -> R
         .ok_or_else(|| Error::NotFound("That message does not exist or was deleted.".into()))
 }
 
-pub async fn edit(app: &App, actor: Actor, room_id: i64, message_id: i64, body: &str) -> Result<Message> {
+pub async fn edit(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    message_id: i64,
+    body: &str,
+) -> Result<Message> {
     let body = validate_body(body)?;
     let (message, member_ids) = app
         .store
@@ -155,7 +174,10 @@ pub async fn delete(app: &App, actor: Actor, room_id: i64, message_id: i64) -> R
         .await?;
     app.hub.send_to_users(
         member_ids,
-        &ServerFrame::event(ServerEvent::MessageDeleted(MessageDeleted { room_id, message_id })),
+        &ServerFrame::event(ServerEvent::MessageDeleted(MessageDeleted {
+            room_id,
+            message_id,
+        })),
     );
     Ok(())
 }

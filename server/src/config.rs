@@ -70,11 +70,11 @@ impl Config {
         };
         let pick = |key: &str, file_value: Option<String>| env(key).or(file_value);
 
-        let http_addr = pick("MESH_HTTP_ADDR", from_file.http_addr)
-            .unwrap_or_else(|| "0.0.0.0:8080".into());
-        let http_addr = http_addr
-            .parse()
-            .with_context(|| format!("MESH_HTTP_ADDR: `{http_addr}` is not an address like 0.0.0.0:8080"))?;
+        let http_addr =
+            pick("MESH_HTTP_ADDR", from_file.http_addr).unwrap_or_else(|| "0.0.0.0:8080".into());
+        let http_addr = http_addr.parse().with_context(|| {
+            format!("MESH_HTTP_ADDR: `{http_addr}` is not an address like 0.0.0.0:8080")
+        })?;
 
         let data_dir = env("MESH_DATA_DIR")
             .map(PathBuf::from)
@@ -108,15 +108,29 @@ impl Config {
                 None => Ok(file_value.unwrap_or(default)),
             }
         };
-        let access_secs = number("MESH_ACCESS_TOKEN_TTL", from_file.access_token_ttl_secs, 600)?;
+        let access_secs = number(
+            "MESH_ACCESS_TOKEN_TTL",
+            from_file.access_token_ttl_secs,
+            600,
+        )?;
         if !(10..=MAX_ACCESS_TOKEN_TTL).contains(&access_secs) {
-            bail!("MESH_ACCESS_TOKEN_TTL: {access_secs} s is outside 10..={MAX_ACCESS_TOKEN_TTL} s");
+            bail!(
+                "MESH_ACCESS_TOKEN_TTL: {access_secs} s is outside 10..={MAX_ACCESS_TOKEN_TTL} s"
+            );
         }
-        let refresh_days = number("MESH_REFRESH_TOKEN_TTL_DAYS", from_file.refresh_token_ttl_days, 30)?;
+        let refresh_days = number(
+            "MESH_REFRESH_TOKEN_TTL_DAYS",
+            from_file.refresh_token_ttl_days,
+            30,
+        )?;
         if !(1..=365).contains(&refresh_days) {
             bail!("MESH_REFRESH_TOKEN_TTL_DAYS: {refresh_days} is outside 1..=365");
         }
-        let grace = number("MESH_REFRESH_REUSE_GRACE", from_file.refresh_reuse_grace_secs, 5)?;
+        let grace = number(
+            "MESH_REFRESH_REUSE_GRACE",
+            from_file.refresh_reuse_grace_secs,
+            5,
+        )?;
         if grace > 60 {
             bail!("MESH_REFRESH_REUSE_GRACE: {grace} s is more than 60 s");
         }
@@ -169,7 +183,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -185,7 +204,11 @@ mod tests {
     fn environment_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mesh.toml");
-        std::fs::write(&path, "registration = \"closed\"\nhttp_addr = \"127.0.0.1:9000\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "registration = \"closed\"\nhttp_addr = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
         let config = Config::load(Some(&path), env_of(&[("MESH_REGISTRATION", "invite")])).unwrap();
         assert_eq!(config.registration, RegistrationMode::Invite);
         assert_eq!(config.http_addr.port(), 9000);

@@ -69,9 +69,9 @@ impl Error {
     /// The wire form. Internal details never leave the server; they are logged.
     pub fn to_api(&self) -> ApiError {
         let code = match self {
-            Error::BadRequest(code, _) | Error::Unauthorized(code, _) | Error::Forbidden(code, _) => {
-                code
-            }
+            Error::BadRequest(code, _)
+            | Error::Unauthorized(code, _)
+            | Error::Forbidden(code, _) => code,
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Gone(_) => "invite_expired",

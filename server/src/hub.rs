@@ -103,7 +103,11 @@ impl Hub {
         } else {
             inner.busy.remove(&user_id)
         };
-        changed.then_some(if busy { Presence::Busy } else { Presence::Online })
+        changed.then_some(if busy {
+            Presence::Busy
+        } else {
+            Presence::Online
+        })
     }
 
     /// Sends one event to every connection of every listed user. A connection
@@ -113,10 +117,16 @@ impl Hub {
         let mut inner = self.lock();
         let mut too_slow = Vec::new();
         for user_id in users {
-            let Some(ids) = inner.by_user.get(&user_id) else { continue };
+            let Some(ids) = inner.by_user.get(&user_id) else {
+                continue;
+            };
             for id in ids {
                 let connection = &inner.connections[id];
-                if connection.tx.try_send(Outbound::Frame(text.clone())).is_err() {
+                if connection
+                    .tx
+                    .try_send(Outbound::Frame(text.clone()))
+                    .is_err()
+                {
                     too_slow.push(*id);
                 }
             }
@@ -152,7 +162,10 @@ mod tests {
     use mesh_proto::{PresenceChanged, ServerEvent};
 
     fn actor(user_id: i64, session_id: i64) -> Actor {
-        Actor { user_id, session_id }
+        Actor {
+            user_id,
+            session_id,
+        }
     }
 
     #[test]

@@ -29,17 +29,27 @@ fn to_wire(app: &App, row: InviteRow) -> Invite {
 }
 
 fn expired() -> Error {
-    Error::Gone("That invitation has expired, was revoked or has been used up; ask for a new one.".into())
+    Error::Gone(
+        "That invitation has expired, was revoked or has been used up; ask for a new one.".into(),
+    )
 }
 
-pub async fn create(app: &App, actor: Actor, room_id: i64, request: CreateInviteRequest) -> Result<Invite> {
+pub async fn create(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    request: CreateInviteRequest,
+) -> Result<Invite> {
     let lifetime = request.expires_in_secs.unwrap_or(DEFAULT_LIFETIME_SECS);
     if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&lifetime) {
         return Err(Error::validation(
             "An invitation lasts between 1 minute and 30 days (expires_in_secs 60 to 2592000).",
         ));
     }
-    if request.max_uses.is_some_and(|uses| !(1..=MAX_USES).contains(&uses)) {
+    if request
+        .max_uses
+        .is_some_and(|uses| !(1..=MAX_USES).contains(&uses))
+    {
         return Err(Error::validation("max_uses must be between 1 and 10000."));
     }
     let role = request.role.unwrap_or(Role::Member);
@@ -76,7 +86,13 @@ pub async fn list(app: &App, actor: Actor, room_id: i64) -> Result<Vec<Invite>> 
     let rows = app
         .store
         .call(move |conn| {
-            let role = require(conn, room_id, actor.user_id, Role::Member, "see invitations")?;
+            let role = require(
+                conn,
+                room_id,
+                actor.user_id,
+                Role::Member,
+                "see invitations",
+            )?;
             let only_mine = (role != Role::Owner).then_some(actor.user_id);
             Ok(invites::list(conn, room_id, only_mine)?)
         })
@@ -87,10 +103,18 @@ pub async fn list(app: &App, actor: Actor, room_id: i64) -> Result<Vec<Invite>> 
 pub async fn revoke(app: &App, actor: Actor, room_id: i64, code: String) -> Result<()> {
     app.store
         .call(move |conn| {
-            let role = require(conn, room_id, actor.user_id, Role::Member, "revoke invitations")?;
+            let role = require(
+                conn,
+                room_id,
+                actor.user_id,
+                Role::Member,
+                "revoke invitations",
+            )?;
             let invite = invites::get(conn, &code)?
                 .filter(|invite| invite.room_id == room_id && !invite.revoked)
-                .ok_or_else(|| Error::NotFound("There is no such invitation in this room.".into()))?;
+                .ok_or_else(|| {
+                    Error::NotFound("There is no such invitation in this room.".into())
+                })?;
             if role != Role::Owner && invite.created_by != actor.user_id {
                 return Err(Error::forbidden(
                     "Only the room's owners can revoke invitations made by others.",

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use mesh_server::config::{Config, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "mesh", version, about = "Mesh: self-hosted chat, calls and sharing for teams")]
+#[command(
+    name = "mesh",
+    version,
+    about = "Mesh: self-hosted chat, calls and sharing for teams"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,9 @@ fn main() -> std::process::ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -39,11 +39,27 @@ impl Default for Metrics {
         let http_duration = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 14))
         });
-        registry.register("ws_connections", "Open WebSocket connections", ws_connections.clone());
+        registry.register(
+            "ws_connections",
+            "Open WebSocket connections",
+            ws_connections.clone(),
+        );
         registry.register("rooms", "Rooms on the server", rooms.clone());
-        registry.register("rooms_created", "Rooms created since start", rooms_created.clone());
-        registry.register("messages", "Chat messages stored since start", messages.clone());
-        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
+        registry.register(
+            "rooms_created",
+            "Rooms created since start",
+            rooms_created.clone(),
+        );
+        registry.register(
+            "messages",
+            "Chat messages stored since start",
+            messages.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",

@@ -27,7 +27,13 @@ pub fn access(conn: &Connection, room_id: i64, user_id: i64) -> Result<Role> {
 }
 
 /// Like [`access`], and the role must be at least `min` to do `what`.
-pub fn require(conn: &Connection, room_id: i64, user_id: i64, min: Role, what: &str) -> Result<Role> {
+pub fn require(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    min: Role,
+    what: &str,
+) -> Result<Role> {
     let role = access(conn, room_id, user_id)?;
     if role >= min {
         Ok(role)
@@ -86,7 +92,8 @@ pub async fn list_public(app: &App, actor: Actor) -> Result<Vec<Room>> {
 pub async fn get(app: &App, actor: Actor, room_id: i64) -> Result<Room> {
     app.store
         .call(move |conn| {
-            let room = rooms::get(conn, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
+            let room =
+                rooms::get(conn, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
             if room.role.is_none() && room.visibility == Visibility::Private {
                 return Err(Error::room_not_found());
             }
@@ -95,7 +102,12 @@ pub async fn get(app: &App, actor: Actor, room_id: i64) -> Result<Room> {
         .await
 }
 
-pub async fn update(app: &App, actor: Actor, room_id: i64, request: UpdateRoomRequest) -> Result<Room> {
+pub async fn update(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    request: UpdateRoomRequest,
+) -> Result<Room> {
     let name = request.name.as_deref().map(validate_name).transpose()?;
     let (room, members) = app
         .store
@@ -108,7 +120,8 @@ pub async fn update(app: &App, actor: Actor, room_id: i64, request: UpdateRoomRe
             if let Some(visibility) = request.visibility {
                 rooms::set_visibility(&tx, room_id, visibility)?;
             }
-            let room = rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
+            let room =
+                rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
             let members = rooms::members(&tx, room_id)?;
             tx.commit()?;
             Ok((room, members))
@@ -121,7 +134,8 @@ pub async fn update(app: &App, actor: Actor, room_id: i64, request: UpdateRoomRe
             visibility: room.visibility,
             role: member.role,
         });
-        app.hub.send_to_users([member.user_id], &ServerFrame::event(event));
+        app.hub
+            .send_to_users([member.user_id], &ServerFrame::event(event));
     }
     Ok(room)
 }
@@ -152,7 +166,8 @@ pub async fn join(app: &App, actor: Actor, room_id: i64) -> Result<Room> {
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let room = rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
+            let room =
+                rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
             if room.role.is_some() {
                 return Ok(room);
             }
@@ -160,7 +175,8 @@ pub async fn join(app: &App, actor: Actor, room_id: i64) -> Result<Room> {
                 return Err(Error::room_not_found());
             }
             rooms::add_member(&tx, room_id, actor.user_id, Role::Member, now_ms())?;
-            let room = rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
+            let room =
+                rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
             tx.commit()?;
             Ok(room)
         })
@@ -175,7 +191,8 @@ pub async fn announce_joined(app: &App, user_id: i64, room: &Room) -> Result<()>
     let (member, member_ids) = app
         .store
         .call(move |conn| {
-            let member = rooms::member(conn, room_id, user_id)?.ok_or_else(Error::room_not_found)?;
+            let member =
+                rooms::member(conn, room_id, user_id)?.ok_or_else(Error::room_not_found)?;
             Ok((member, rooms::member_ids(conn, room_id)?))
         })
         .await?;
@@ -191,8 +208,10 @@ pub async fn announce_joined(app: &App, user_id: i64, room: &Room) -> Result<()>
             visibility: room.visibility,
             role,
         };
-        app.hub
-            .send_to_users([user_id], &ServerFrame::event(ServerEvent::RoomUpdated(changed)));
+        app.hub.send_to_users(
+            [user_id],
+            &ServerFrame::event(ServerEvent::RoomUpdated(changed)),
+        );
     }
     Ok(())
 }
@@ -214,7 +233,13 @@ pub async fn members(app: &App, actor: Actor, room_id: i64) -> Result<Vec<Member
         .collect())
 }
 
-pub async fn set_role(app: &App, actor: Actor, room_id: i64, user_id: i64, role: Role) -> Result<Member> {
+pub async fn set_role(
+    app: &App,
+    actor: Actor,
+    room_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<Member> {
     let (member, member_ids) = app
         .store
         .call(move |conn| {
@@ -222,7 +247,10 @@ pub async fn set_role(app: &App, actor: Actor, room_id: i64, user_id: i64, role:
             require(&tx, room_id, actor.user_id, Role::Owner, "change roles")?;
             let current = rooms::role_of(&tx, room_id, user_id)?
                 .ok_or_else(|| Error::NotFound("That person is not in this room.".into()))?;
-            if current == Role::Owner && role != Role::Owner && rooms::owner_count(&tx, room_id)? == 1 {
+            if current == Role::Owner
+                && role != Role::Owner
+                && rooms::owner_count(&tx, room_id)? == 1
+            {
                 return Err(last_owner());
             }
             rooms::set_role(&tx, room_id, user_id, role)?;

@@ -38,7 +38,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (MESH_HTTP_ADDR)", config.http_addr))?;
     let local = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| local_url(local));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| local_url(local));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app: SharedApp = Arc::new(App {
@@ -57,13 +60,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Scripts and people look for this line.
     println!("Mesh is running at {public_url}");
 
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            wait_for_signal().await;
-            tracing::info!("shutting down: closing connections");
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing connections");
+        let _ = shutdown_tx.send(true);
+    })
+    .await?;
 
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     while app.hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
@@ -86,7 +92,10 @@ pub fn router(app: SharedApp) -> Router {
     let (api_routes, openapi) = api::router();
     let openapi = Arc::new(openapi);
     api_routes
-        .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .route("/api/v1/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -105,7 +114,11 @@ async fn websocket(State(app): State<SharedApp>, upgrade: WebSocketUpgrade) -> R
 }
 
 async fn healthz(State(app): State<SharedApp>) -> Response {
-    match app.store.call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await {
+    match app
+        .store
+        .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+        .await
+    {
         Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
     }
@@ -114,13 +127,18 @@ async fn healthz(State(app): State<SharedApp>) -> Response {
 async fn metrics(State(app): State<SharedApp>) -> Response {
     if let Ok(rooms) = app
         .store
-        .call(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM rooms", [], |row| row.get::<_, i64>(0))?))
+        .call(|conn| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM rooms", [], |row| row.get::<_, i64>(0))?)
+        })
         .await
     {
         app.metrics.rooms.set(rooms);
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response()

@@ -55,9 +55,15 @@ impl LoginThrottle {
             windows.retain(|_, w| now.saturating_duration_since(w.started) < self.window);
         }
         for (key, _) in Self::keys(login, address) {
-            let window = windows.entry(key).or_insert(Window { started: now, failures: 0 });
+            let window = windows.entry(key).or_insert(Window {
+                started: now,
+                failures: 0,
+            });
             if now.saturating_duration_since(window.started) >= self.window {
-                *window = Window { started: now, failures: 0 };
+                *window = Window {
+                    started: now,
+                    failures: 0,
+                };
             }
             window.failures += 1;
         }
@@ -83,7 +89,9 @@ mod tests {
         }
         assert!(throttle.check("alice", "5.6.7.8", start).is_err());
         assert!(throttle.check("bob", "1.2.3.4", start).is_ok());
-        assert!(throttle.check("alice", "1.2.3.4", start + Duration::from_secs(901)).is_ok());
+        assert!(throttle
+            .check("alice", "1.2.3.4", start + Duration::from_secs(901))
+            .is_ok());
     }
 
     #[test]

@@ -100,7 +100,10 @@ pub fn random_code(bytes: usize) -> String {
 mod tests {
     use super::*;
 
-    const ACTOR: Actor = Actor { user_id: 7, session_id: 3 };
+    const ACTOR: Actor = Actor {
+        user_id: 7,
+        session_id: 3,
+    };
 
     #[test]
     fn a_token_verifies_with_its_key_only() {

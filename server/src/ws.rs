@@ -5,12 +5,15 @@
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use mesh_proto::{ApiError, ClientEvent, ClientFrame, Message, Ready, ServerEvent, ServerFrame, PROTOCOL_VERSION};
+use mesh_proto::{
+    ApiError, ClientEvent, ClientFrame, Message, Presence, Ready, ServerEvent, ServerFrame,
+    PROTOCOL_VERSION,
+};
 use tokio::sync::mpsc;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
 use crate::auth::{self, CLOSE_SESSION_ENDED};
-use crate::chat::{self};
+use crate::chat;
 use crate::error::{Error, Result};
 use crate::hub::{Outbound, OUTBOUND_QUEUE};
 use crate::tokens::Actor;
@@ -41,7 +44,11 @@ const REFUSALS_BEFORE_CLOSE: u32 = 50;
 
 impl RateLimit {
     fn new() -> Self {
-        RateLimit { tokens: BURST, last: Instant::now(), refused: 0 }
+        RateLimit {
+            tokens: BURST,
+            last: Instant::now(),
+            refused: 0,
+        }
     }
 
     fn allow(&mut self, now: Instant) -> bool {
@@ -60,32 +67,42 @@ impl RateLimit {
 }
 
 pub async fn serve(app: SharedApp, mut socket: WebSocket) {
-    let actor = match authenticate(&app, &mut socket).await {
-        Ok(actor) => actor,
+    let (actor, auth_id) = match authenticate(&app, &mut socket).await {
+        Ok(authenticated) => authenticated,
         Err((id, error, code)) => {
-            let _ = send_frame(&mut socket, &ServerFrame::reply(id, ServerEvent::Error(error))).await;
+            let _ = send_frame(
+                &mut socket,
+                &ServerFrame::reply(id, ServerEvent::Error(error)),
+            )
+            .await;
             close(&mut socket, code, "authentication failed").await;
             return;
         }
     };
-    let user = match auth::me(&app, actor.0).await {
+    let user = match auth::me(&app, actor).await {
         Ok(user) => user,
         Err(_) => return close(&mut socket, CLOSE_SESSION_ENDED, "authentication failed").await,
     };
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let (connection_id, came_online) = app.hub.register(actor.0, tx);
+    let (connection_id, came_online) = app.hub.register(actor, tx);
     app.metrics.ws_connections.inc();
-    let ready = ServerFrame::reply(actor.1, ServerEvent::Ready(Ready { user, protocol: PROTOCOL_VERSION }));
+    let ready = ServerFrame::reply(
+        auth_id,
+        ServerEvent::Ready(Ready {
+            user,
+            protocol: PROTOCOL_VERSION,
+        }),
+    );
     if send_frame(&mut socket, &ready).await.is_ok() {
         if came_online {
-            let status = app.hub.presence(actor.0.user_id);
-            let _ = presence::announce(&app, actor.0.user_id, status).await;
+            let status = app.hub.presence(actor.user_id);
+            let _ = presence::announce(&app, actor.user_id, status).await;
         }
-        run(&app, actor.0, &mut socket, rx).await;
+        run(&app, actor, &mut socket, rx).await;
     }
     app.metrics.ws_connections.dec();
     if app.hub.unregister(connection_id) {
-        let _ = presence::announce(&app, actor.0.user_id, mesh_proto::Presence::Offline).await;
+        let _ = presence::announce(&app, actor.user_id, Presence::Offline).await;
     }
 }
 
@@ -95,28 +112,50 @@ async fn authenticate(
     socket: &mut WebSocket,
 ) -> std::result::Result<(Actor, Option<String>), (Option<String>, ApiError, u16)> {
     let unauthenticated = |id, message: &str| {
-        (id, ApiError { code: "unauthorized".into(), message: message.into() }, CLOSE_SESSION_ENDED)
+        (
+            id,
+            ApiError {
+                code: "unauthorized".into(),
+                message: message.into(),
+            },
+            CLOSE_SESSION_ENDED,
+        )
     };
     let text = loop {
         match timeout(AUTH_TIMEOUT, socket.recv()).await {
             Err(_) => {
                 return Err((
                     None,
-                    ApiError { code: "auth_timeout".into(), message: "Send `auth` within 10 seconds of connecting.".into() },
+                    ApiError {
+                        code: "auth_timeout".into(),
+                        message: "Send `auth` within 10 seconds of connecting.".into(),
+                    },
                     CLOSE_POLICY,
                 ))
             }
             Ok(Some(Ok(WsMessage::Text(text)))) => break text,
             Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
-            Ok(_) => return Err(unauthenticated(None, "The first frame must be an `auth` text frame.")),
+            Ok(_) => {
+                return Err(unauthenticated(
+                    None,
+                    "The first frame must be an `auth` text frame.",
+                ))
+            }
         }
     };
     let frame = ClientFrame::decode(&text).map_err(|e| {
-        let code = if e.error.code == "unsupported_version" { CLOSE_PROTOCOL } else { CLOSE_SESSION_ENDED };
+        let code = if e.error.code == "unsupported_version" {
+            CLOSE_PROTOCOL
+        } else {
+            CLOSE_SESSION_ENDED
+        };
         (e.id, e.error, code)
     })?;
     let ClientEvent::Auth(payload) = frame.event else {
-        return Err(unauthenticated(frame.id, "The first frame must be `auth` with an access token."));
+        return Err(unauthenticated(
+            frame.id,
+            "The first frame must be `auth` with an access token.",
+        ));
     };
     match auth::authenticate(app, &payload.token).await {
         Ok(actor) => Ok((actor, frame.id)),
@@ -124,7 +163,12 @@ async fn authenticate(
     }
 }
 
-async fn run(app: &SharedApp, actor: Actor, socket: &mut WebSocket, mut rx: mpsc::Receiver<Outbound>) {
+async fn run(
+    app: &SharedApp,
+    actor: Actor,
+    socket: &mut WebSocket,
+    mut rx: mpsc::Receiver<Outbound>,
+) {
     let mut shutdown = app.shutdown.clone();
     let mut limit = RateLimit::new();
     let mut ping = interval(PING_EVERY);
@@ -198,14 +242,18 @@ async fn run(app: &SharedApp, actor: Actor, socket: &mut WebSocket, mut rx: mpsc
 
 async fn dispatch(app: &SharedApp, actor: Actor, event: ClientEvent) -> Result<Option<Message>> {
     match event {
-        ClientEvent::Auth(_) => Err(Error::BadRequest("invalid_event", "Already authenticated.".into())),
+        ClientEvent::Auth(_) => Err(Error::BadRequest(
+            "invalid_event",
+            "Already authenticated.".into(),
+        )),
         ClientEvent::SendMessage(send) => {
-            let (message, _) = chat::send(app, actor, send.room_id, send.client_id, &send.body).await?;
+            let (message, _) =
+                chat::send(app, actor, send.room_id, send.client_id, &send.body).await?;
             Ok(Some(message))
         }
-        ClientEvent::EditMessage(edit) => {
-            Ok(Some(chat::edit(app, actor, edit.room_id, edit.message_id, &edit.body).await?))
-        }
+        ClientEvent::EditMessage(edit) => Ok(Some(
+            chat::edit(app, actor, edit.room_id, edit.message_id, &edit.body).await?,
+        )),
         ClientEvent::DeleteMessage(delete) => {
             chat::delete(app, actor, delete.room_id, delete.message_id).await?;
             Ok(None)
@@ -226,7 +274,10 @@ async fn dispatch(app: &SharedApp, actor: Actor, event: ClientEvent) -> Result<O
     }
 }
 
-async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> std::result::Result<(), axum::Error> {
+async fn send_frame(
+    socket: &mut WebSocket,
+    frame: &ServerFrame,
+) -> std::result::Result<(), axum::Error> {
     socket.send(WsMessage::Text(frame.encode().into())).await
 }
 
@@ -234,7 +285,10 @@ async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> std::result:
 /// answers the close (or 2 s pass), so unread input never turns the close into
 /// a TCP reset that would destroy frames the client has not read yet.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
     if socket.send(WsMessage::Close(Some(frame))).await.is_err() {
         return;
     }

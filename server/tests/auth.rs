@@ -9,7 +9,9 @@ use serde_json::json;
 #[tokio::test]
 async fn first_account_is_admin_and_later_ones_are_not() {
     let server = TestServer::start().await;
-    let (_, info) = server.request(Method::GET, "/api/v1/server", None, None).await;
+    let (_, info) = server
+        .request(Method::GET, "/api/v1/server", None, None)
+        .await;
     assert_eq!(info["first_account"], true);
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
@@ -18,7 +20,9 @@ async fn first_account_is_admin_and_later_ones_are_not() {
     let (_, me) = server.get("/api/v1/me", &bob.token).await;
     assert_eq!(me["is_admin"], false);
     assert_eq!(me["username"], "bob");
-    let (_, info) = server.request(Method::GET, "/api/v1/server", None, None).await;
+    let (_, info) = server
+        .request(Method::GET, "/api/v1/server", None, None)
+        .await;
     assert_eq!(info["first_account"], false);
 }
 
@@ -27,17 +31,45 @@ async fn registration_rejects_bad_and_duplicate_input_without_creating_anything(
     let server = TestServer::start().await;
     server.register("alice").await;
     let cases = [
-        (json!({"username": "al", "email": "x@example.org", "password": "password1"}), "validation"),
-        (json!({"username": "<b>x</b>", "email": "x@example.org", "password": "password1"}), "validation"),
-        (json!({"username": "carol", "email": "nope", "password": "password1"}), "validation"),
-        (json!({"username": "carol", "email": "c@example.org", "password": "short"}), "validation"),
-        (json!({"username": "ALICE", "email": "c@example.org", "password": "password1"}), "conflict"),
-        (json!({"username": "carol", "email": "Alice@Example.org", "password": "password1"}), "conflict"),
-        (json!({"username": 5, "email": "c@example.org", "password": "password1"}), "invalid_json"),
+        (
+            json!({"username": "al", "email": "x@example.org", "password": "password1"}),
+            "validation",
+        ),
+        (
+            json!({"username": "<b>x</b>", "email": "x@example.org", "password": "password1"}),
+            "validation",
+        ),
+        (
+            json!({"username": "carol", "email": "nope", "password": "password1"}),
+            "validation",
+        ),
+        (
+            json!({"username": "carol", "email": "c@example.org", "password": "short"}),
+            "validation",
+        ),
+        (
+            json!({"username": "ALICE", "email": "c@example.org", "password": "password1"}),
+            "conflict",
+        ),
+        (
+            json!({"username": "carol", "email": "Alice@Example.org", "password": "password1"}),
+            "conflict",
+        ),
+        (
+            json!({"username": 5, "email": "c@example.org", "password": "password1"}),
+            "invalid_json",
+        ),
         (json!({"username": "carol"}), "invalid_json"),
     ];
     for (body, code) in cases {
-        let (status, error) = server.request(Method::POST, "/api/v1/auth/register", None, Some(body.clone())).await;
+        let (status, error) = server
+            .request(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(body.clone()),
+            )
+            .await;
         assert!(status.is_client_error(), "{body} -> {status}");
         assert_eq!(error["code"], code, "{body} -> {error}");
         assert!(error["message"].as_str().unwrap().len() > 10);
@@ -52,17 +84,32 @@ async fn login_works_with_username_or_email_and_rejects_wrong_passwords() {
     server.register("alice").await;
     server.login("alice").await;
     let (status, body) = server
-        .request(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": "Alice@Example.org", "password": "password-alice"})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "Alice@Example.org", "password": "password-alice"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["username"], "alice");
     let (status, error) = server
-        .request(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": "alice", "password": "wrong-password"})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "alice", "password": "wrong-password"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error["code"], "invalid_credentials");
     let (status, error) = server
-        .request(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": "nobody", "password": "whatever1"})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "nobody", "password": "whatever1"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error["code"], "invalid_credentials");
@@ -74,7 +121,12 @@ async fn repeated_failed_logins_are_throttled() {
     server.register("alice").await;
     for _ in 0..5 {
         let (status, _) = server
-            .request(Method::POST, "/api/v1/auth/login", None, Some(json!({"login": "alice", "password": "wrong-password"})))
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"login": "alice", "password": "wrong-password"})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -97,31 +149,62 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
     let alice = server.register("alice").await;
 
     let (status, first) = server
-        .request(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": alice.refresh})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": alice.refresh})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let rotated = first["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(rotated, alice.refresh);
     let new_access = first["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(server.get("/api/v1/me", &new_access).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/v1/me", &new_access).await.0,
+        StatusCode::OK
+    );
 
     // Someone replays the old token: the session is revoked for everyone.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let (status, error) = server
-        .request(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": alice.refresh})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": alice.refresh})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error["code"], "refresh_reused");
     let (status, _) = server
-        .request(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": rotated})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": rotated})),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the rotated token died with its session");
-    assert_eq!(server.get("/api/v1/me", &new_access).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(server.get("/api/v1/me", &alice.token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the rotated token died with its session"
+    );
+    assert_eq!(
+        server.get("/api/v1/me", &new_access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get("/api/v1/me", &alice.token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A fresh login is unaffected.
     let again = server.login("alice").await;
-    assert_eq!(server.get("/api/v1/me", &again.token).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/v1/me", &again.token).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -134,8 +217,15 @@ async fn refresh_works_from_the_http_only_cookie() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/api/v1/auth"));
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/api/v1/auth")
+    );
     let pair = cookie.split(';').next().unwrap().to_owned();
     let response = server
         .http
@@ -154,16 +244,29 @@ async fn logout_revokes_access_and_refresh_tokens() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
     let other_device = server.login("alice").await;
-    let (status, _) = server.post("/api/v1/auth/logout", &alice.token, json!({})).await;
+    let (status, _) = server
+        .post("/api/v1/auth/logout", &alice.token, json!({}))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(server.get("/api/v1/me", &alice.token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get("/api/v1/me", &alice.token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let (status, error) = server
-        .request(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": alice.refresh})))
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": alice.refresh})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error["code"], "refresh_invalid");
     // Other sessions of the same user live on.
-    assert_eq!(server.get("/api/v1/me", &other_device.token).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/v1/me", &other_device.token).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -172,7 +275,10 @@ async fn forged_and_expired_tokens_are_rejected() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
     let key = std::fs::read(data_path(&server, "token.key")).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let sign = |key: &[u8], exp: i64| {
         encode(
             &Header::default(),
@@ -182,16 +288,37 @@ async fn forged_and_expired_tokens_are_rejected() {
         .unwrap()
     };
     // Signed with the real key but an hour expired.
-    assert_eq!(server.get("/api/v1/me", &sign(&key, now - 3600)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get("/api/v1/me", &sign(&key, now - 3600)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // Valid times, wrong key.
-    assert_eq!(server.get("/api/v1/me", &sign(&[7u8; 32], now + 600)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server
+            .get("/api/v1/me", &sign(&[7u8; 32], now + 600))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // Control: the real key and a live session work.
-    assert_eq!(server.get("/api/v1/me", &sign(&key, now + 600)).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/v1/me", &sign(&key, now + 600)).await.0,
+        StatusCode::OK
+    );
     // Tampered payload.
     let mut parts: Vec<String> = alice.token.split('.').map(str::to_owned).collect();
     parts[1] = parts[1].chars().rev().collect();
-    assert_eq!(server.get("/api/v1/me", &parts.join(".")).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(server.request(Method::GET, "/api/v1/me", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get("/api/v1/me", &parts.join(".")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .request(Method::GET, "/api/v1/me", None, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -203,7 +330,9 @@ async fn closed_registration_admits_only_the_first_account() {
             Method::POST,
             "/api/v1/auth/register",
             None,
-            Some(json!({"username": "bob", "email": "bob@example.org", "password": "password-bob"})),
+            Some(
+                json!({"username": "bob", "email": "bob@example.org", "password": "password-bob"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -216,7 +345,8 @@ async fn invite_registration_requires_a_valid_invite_and_joins_its_room() {
     let admin = server.register("admin").await;
     let room = server.create_room(&admin, "team", "private").await;
     let register = |invite_code: Option<&str>| {
-        let mut body = json!({"username": "bob", "email": "bob@example.org", "password": "password-bob"});
+        let mut body =
+            json!({"username": "bob", "email": "bob@example.org", "password": "password-bob"});
         if let Some(code) = invite_code {
             body["invite_code"] = json!(code);
         }
@@ -229,7 +359,13 @@ async fn invite_registration_requires_a_valid_invite_and_joins_its_room() {
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(error["code"], "invite_expired");
 
-    let (_, invite) = server.post(&format!("/api/v1/rooms/{room}/invites"), &admin.token, json!({"max_uses": 1})).await;
+    let (_, invite) = server
+        .post(
+            &format!("/api/v1/rooms/{room}/invites"),
+            &admin.token,
+            json!({"max_uses": 1}),
+        )
+        .await;
     let (status, body) = register(invite["code"].as_str()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let bob = common::Session::from_auth(&body);
@@ -245,11 +381,23 @@ async fn secrets_are_generated_on_first_start_with_owner_only_permissions() {
     let key_path = data_path(&server, "token.key");
     let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let dir_mode = std::fs::metadata(server.data_dir.path()).unwrap().permissions().mode() & 0o777;
+    let dir_mode = std::fs::metadata(server.data_dir.path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(dir_mode, 0o700);
     let key = std::fs::read(&key_path).unwrap();
     let alice = server.register("alice").await;
     server.restart();
-    assert_eq!(std::fs::read(&key_path).unwrap(), key, "the key survives restarts");
-    assert_eq!(server.get("/api/v1/me", &alice.token).await.0, StatusCode::OK, "so do sessions");
+    assert_eq!(
+        std::fs::read(&key_path).unwrap(),
+        key,
+        "the key survives restarts"
+    );
+    assert_eq!(
+        server.get("/api/v1/me", &alice.token).await.0,
+        StatusCode::OK,
+        "so do sessions"
+    );
 }

@@ -15,31 +15,64 @@ async fn history_pages_backwards_and_catches_up_forwards() {
     let room = server.create_room(&alice, "general", "public").await;
     let mut ids = Vec::new();
     for i in 0..25 {
-        ids.push(server.send_message(&alice, room, &format!("message {i}")).await["id"].as_i64().unwrap());
+        ids.push(
+            server
+                .send_message(&alice, room, &format!("message {i}"))
+                .await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let path = format!("/api/v1/rooms/{room}/messages");
 
     let (_, newest) = server.get(&format!("{path}?limit=10"), &alice.token).await;
-    let page: Vec<i64> = newest["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let page: Vec<i64> = newest["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(page, ids[15..]);
     assert_eq!(newest["has_more"], true);
 
-    let (_, older) = server.get(&format!("{path}?limit=10&before={}", ids[15]), &alice.token).await;
-    let page: Vec<i64> = older["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let (_, older) = server
+        .get(&format!("{path}?limit=10&before={}", ids[15]), &alice.token)
+        .await;
+    let page: Vec<i64> = older["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(page, ids[5..15]);
     assert_eq!(older["has_more"], true);
 
-    let (_, oldest) = server.get(&format!("{path}?limit=10&before={}", ids[5]), &alice.token).await;
+    let (_, oldest) = server
+        .get(&format!("{path}?limit=10&before={}", ids[5]), &alice.token)
+        .await;
     assert_eq!(oldest["messages"].as_array().unwrap().len(), 5);
     assert_eq!(oldest["has_more"], false);
     assert_eq!(oldest["messages"][0]["body"], "message 0");
 
-    let (_, after) = server.get(&format!("{path}?after={}&limit=3", ids[20]), &alice.token).await;
-    let page: Vec<i64> = after["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let (_, after) = server
+        .get(&format!("{path}?after={}&limit=3", ids[20]), &alice.token)
+        .await;
+    let page: Vec<i64> = after["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(page, ids[21..24]);
     assert_eq!(after["has_more"], true);
 
-    for bad in ["?limit=0", "?limit=101", "?limit=abc", "?before=1&after=2", "?before=x"] {
+    for bad in [
+        "?limit=0",
+        "?limit=101",
+        "?limit=abc",
+        "?before=1&after=2",
+        "?before=x",
+    ] {
         let (status, error) = server.get(&format!("{path}{bad}"), &alice.token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {error}");
     }
@@ -51,13 +84,31 @@ async fn resending_a_client_id_never_duplicates() {
     let alice = server.register("alice").await;
     let room = server.create_room(&alice, "general", "private").await;
     let path = format!("/api/v1/rooms/{room}/messages");
-    let (first, original) = server.post(&path, &alice.token, json!({"client_id": "same", "body": "once"})).await;
-    let (second, again) = server.post(&path, &alice.token, json!({"client_id": "same", "body": "once"})).await;
+    let (first, original) = server
+        .post(
+            &path,
+            &alice.token,
+            json!({"client_id": "same", "body": "once"}),
+        )
+        .await;
+    let (second, again) = server
+        .post(
+            &path,
+            &alice.token,
+            json!({"client_id": "same", "body": "once"}),
+        )
+        .await;
     assert_eq!(first, StatusCode::CREATED);
     assert_eq!(second, StatusCode::OK);
     assert_eq!(original, again);
     let mut ws = server.connect(&alice).await;
-    let ack = ws.call("r1", "message.send", json!({"room_id": room, "client_id": "same", "body": "once"})).await;
+    let ack = ws
+        .call(
+            "r1",
+            "message.send",
+            json!({"room_id": room, "client_id": "same", "body": "once"}),
+        )
+        .await;
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["payload"]["id"], original["id"]);
     let (_, page) = server.get(&path, &alice.token).await;
@@ -71,13 +122,25 @@ async fn message_bodies_are_validated_and_stored_as_text() {
     let room = server.create_room(&alice, "general", "private").await;
     let path = format!("/api/v1/rooms/{room}/messages");
     let html = "<script>alert(1)</script> **bold** <img src=x onerror=alert(1)>";
-    let (status, message) = server.post(&path, &alice.token, json!({"client_id": "h", "body": html})).await;
+    let (status, message) = server
+        .post(&path, &alice.token, json!({"client_id": "h", "body": html}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(message["body"], html, "stored verbatim, as text");
     let too_long = "x".repeat(mesh_proto::MAX_MESSAGE_CHARS + 1);
-    let (status, error) = server.post(&path, &alice.token, json!({"client_id": "l", "body": too_long})).await;
+    let (status, error) = server
+        .post(
+            &path,
+            &alice.token,
+            json!({"client_id": "l", "body": too_long}),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{error}");
-    for bad in [json!({"client_id": "e", "body": "   "}), json!({"client_id": "", "body": "x"}), json!({"client_id": "x".repeat(65), "body": "x"})] {
+    for bad in [
+        json!({"client_id": "e", "body": "   "}),
+        json!({"client_id": "", "body": "x"}),
+        json!({"client_id": "x".repeat(65), "body": "x"}),
+    ] {
         let (status, error) = server.post(&path, &alice.token, bad.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {error}");
         assert_eq!(error["code"], "validation");
@@ -95,20 +158,42 @@ async fn unread_counts_what_others_wrote_since_the_read_marker() {
     server.send_message(&alice, room, "before bob joined").await;
     server.add_member(&alice, room, &bob, "member").await;
     let unread = |rooms: serde_json::Value| rooms[0]["unread"].as_i64().unwrap();
-    assert_eq!(unread(server.get("/api/v1/rooms", &bob.token).await.1), 0, "joining starts with nothing unread");
+    assert_eq!(
+        unread(server.get("/api/v1/rooms", &bob.token).await.1),
+        0,
+        "joining starts with nothing unread"
+    );
 
     server.send_message(&bob, room, "bob's own").await;
     assert_eq!(unread(server.get("/api/v1/rooms", &alice.token).await.1), 1);
     server.send_message(&alice, room, "one").await;
-    let last = server.send_message(&alice, room, "two").await["id"].as_i64().unwrap();
+    let last = server.send_message(&alice, room, "two").await["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(unread(server.get("/api/v1/rooms", &bob.token).await.1), 2);
-    assert_eq!(unread(server.get("/api/v1/rooms", &alice.token).await.1), 0, "writing in a room reads it");
+    assert_eq!(
+        unread(server.get("/api/v1/rooms", &alice.token).await.1),
+        0,
+        "writing in a room reads it"
+    );
 
-    let (status, _) = server.post(&format!("/api/v1/rooms/{room}/read"), &bob.token, json!({"message_id": last})).await;
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/rooms/{room}/read"),
+            &bob.token,
+            json!({"message_id": last}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(unread(server.get("/api/v1/rooms", &bob.token).await.1), 0);
     // The marker never moves back.
-    server.post(&format!("/api/v1/rooms/{room}/read"), &bob.token, json!({"message_id": 1})).await;
+    server
+        .post(
+            &format!("/api/v1/rooms/{room}/read"),
+            &bob.token,
+            json!({"message_id": 1}),
+        )
+        .await;
     assert_eq!(unread(server.get("/api/v1/rooms", &bob.token).await.1), 0);
 }
 
@@ -118,13 +203,25 @@ async fn history_survives_a_restart() {
     let alice = server.register("alice").await;
     let room = server.create_room(&alice, "general", "private").await;
     for i in 0..5 {
-        server.send_message(&alice, room, &format!("kept {i}")).await;
+        server
+            .send_message(&alice, room, &format!("kept {i}"))
+            .await;
     }
     server.restart();
     let alice = server.login("alice").await;
-    let (_, page) = server.get(&format!("/api/v1/rooms/{room}/messages"), &alice.token).await;
-    let bodies: Vec<_> = page["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(bodies, (0..5).map(|i| format!("kept {i}")).collect::<Vec<_>>());
+    let (_, page) = server
+        .get(&format!("/api/v1/rooms/{room}/messages"), &alice.token)
+        .await;
+    let bodies: Vec<_> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..5).map(|i| format!("kept {i}")).collect::<Vec<_>>()
+    );
 }
 
 /// Acknowledged means durable: SIGKILL in the middle of a burst loses none of
@@ -179,8 +276,14 @@ async fn no_acknowledged_message_is_lost_when_the_server_is_killed() {
         acks.extend(writer.await.unwrap());
     }
     let sent = CONNECTIONS * PER_CONNECTION;
-    eprintln!("acknowledged {} of {sent} messages before SIGKILL", acks.len());
-    assert!(acks.len() >= 40 && acks.len() < sent, "the kill landed mid-burst");
+    eprintln!(
+        "acknowledged {} of {sent} messages before SIGKILL",
+        acks.len()
+    );
+    assert!(
+        acks.len() >= 40 && acks.len() < sent,
+        "the kill landed mid-burst"
+    );
 
     server.start_again();
     let alice = server.login("alice").await;
@@ -188,16 +291,28 @@ async fn no_acknowledged_message_is_lost_when_the_server_is_killed() {
     let mut before: Option<i64> = None;
     loop {
         let cursor = before.map(|b| format!("&before={b}")).unwrap_or_default();
-        let (_, page) = server.get(&format!("/api/v1/rooms/{room}/messages?limit=100{cursor}"), &alice.token).await;
+        let (_, page) = server
+            .get(
+                &format!("/api/v1/rooms/{room}/messages?limit=100{cursor}"),
+                &alice.token,
+            )
+            .await;
         let messages = page["messages"].as_array().unwrap();
-        stored.extend(messages.iter().map(|m| m["client_id"].as_str().unwrap().to_owned()));
+        stored.extend(
+            messages
+                .iter()
+                .map(|m| m["client_id"].as_str().unwrap().to_owned()),
+        );
         if page["has_more"] != true {
             break;
         }
         before = messages.first().and_then(|m| m["id"].as_i64());
     }
     for acked in &acks {
-        assert!(stored.contains(acked), "acknowledged message {acked} was lost");
+        assert!(
+            stored.contains(acked),
+            "acknowledged message {acked} was lost"
+        );
     }
     assert!(stored.len() <= sent, "nothing was duplicated");
 }

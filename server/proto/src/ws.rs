@@ -253,12 +253,12 @@ impl ClientFrame {
         }
         match value.get("v").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
-            Some(v) => {
-                return Err(fail(
-                    "unsupported_version",
-                    format!("Protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}."),
-                ))
-            }
+            Some(v) => return Err(fail(
+                "unsupported_version",
+                format!(
+                    "Protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}."
+                ),
+            )),
             None => {
                 return Err(fail(
                     "invalid_event",
@@ -266,8 +266,12 @@ impl ClientFrame {
                 ))
             }
         }
-        serde_json::from_value(value)
-            .map_err(|e| fail("invalid_event", format!("The frame is not a valid event: {e}.")))
+        serde_json::from_value(value).map_err(|e| {
+            fail(
+                "invalid_event",
+                format!("The frame is not a valid event: {e}."),
+            )
+        })
     }
 }
 

@@ -13,13 +13,18 @@ fn decodes_a_valid_send() {
     assert_eq!(frame.id.as_deref(), Some("c1"));
     assert_eq!(
         frame.event,
-        ClientEvent::SendMessage(SendMessage { room_id: 3, client_id: "x".into(), body: "hi".into() })
+        ClientEvent::SendMessage(SendMessage {
+            room_id: 3,
+            client_id: "x".into(),
+            body: "hi".into()
+        })
     );
 }
 
 #[test]
 fn rejects_unknown_type_keeping_the_request_id() {
-    let err = ClientFrame::decode(r#"{"v":1,"id":"c9","type":"room.nuke","payload":{}}"#).unwrap_err();
+    let err =
+        ClientFrame::decode(r#"{"v":1,"id":"c9","type":"room.nuke","payload":{}}"#).unwrap_err();
     assert_eq!(err.id.as_deref(), Some("c9"));
     assert_eq!(err.error.code, "invalid_event");
 }
@@ -41,9 +46,18 @@ fn rejects_other_protocol_versions() {
 
 #[test]
 fn rejects_non_json_and_non_objects() {
-    assert_eq!(ClientFrame::decode("{").unwrap_err().error.code, "invalid_json");
-    assert_eq!(ClientFrame::decode("[1,2]").unwrap_err().error.code, "invalid_event");
-    assert_eq!(ClientFrame::decode("null").unwrap_err().error.code, "invalid_event");
+    assert_eq!(
+        ClientFrame::decode("{").unwrap_err().error.code,
+        "invalid_json"
+    );
+    assert_eq!(
+        ClientFrame::decode("[1,2]").unwrap_err().error.code,
+        "invalid_event"
+    );
+    assert_eq!(
+        ClientFrame::decode("null").unwrap_err().error.code,
+        "invalid_event"
+    );
 }
 
 fn arb_event() -> impl Strategy<Value = ClientEvent> {
@@ -51,13 +65,24 @@ fn arb_event() -> impl Strategy<Value = ClientEvent> {
     prop_oneof![
         text.prop_map(|token| ClientEvent::Auth(mesh_proto::AuthPayload { token })),
         (any::<i64>(), text, text).prop_map(|(room_id, client_id, body)| {
-            ClientEvent::SendMessage(SendMessage { room_id, client_id, body })
+            ClientEvent::SendMessage(SendMessage {
+                room_id,
+                client_id,
+                body,
+            })
         }),
         (any::<i64>(), any::<i64>(), text).prop_map(|(room_id, message_id, body)| {
-            ClientEvent::EditMessage(mesh_proto::EditMessage { room_id, message_id, body })
+            ClientEvent::EditMessage(mesh_proto::EditMessage {
+                room_id,
+                message_id,
+                body,
+            })
         }),
         (any::<i64>(), any::<i64>()).prop_map(|(room_id, message_id)| {
-            ClientEvent::DeleteMessage(mesh_proto::DeleteMessage { room_id, message_id })
+            ClientEvent::DeleteMessage(mesh_proto::DeleteMessage {
+                room_id,
+                message_id,
+            })
         }),
         any::<i64>().prop_map(|room_id| ClientEvent::Typing(mesh_proto::TypingPayload { room_id })),
         Just(ClientEvent::Ping),

@@ -4,7 +4,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mesh_proto::{ApiError, AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, ServerInfo, User};
+use mesh_proto::{
+    ApiError, AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, ServerInfo, User,
+};
 
 use super::{Auth, ClientAddress, Json};
 use crate::error::{Error, Result};
@@ -14,7 +16,11 @@ const REFRESH_COOKIE: &str = "mesh_refresh";
 
 /// The refresh token as an `HttpOnly` cookie only the auth endpoints receive.
 fn refresh_cookie(app: &SharedApp, value: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if app.config.is_https() { "; Secure" } else { "" };
+    let secure = if app.config.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{REFRESH_COOKIE}={value}; Path=/api/v1/auth; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
     );
@@ -22,10 +28,16 @@ fn refresh_cookie(app: &SharedApp, value: &str, max_age_secs: u64) -> HeaderValu
 }
 
 fn with_session(app: &SharedApp, status: StatusCode, body: AuthResponse) -> Response {
-    let cookie = refresh_cookie(app, &body.refresh_token, app.config.refresh_token_ttl.as_secs());
+    let cookie = refresh_cookie(
+        app,
+        &body.refresh_token,
+        app.config.refresh_token_ttl.as_secs(),
+    );
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -51,7 +63,10 @@ pub async fn server_info(State(app): State<SharedApp>) -> Result<Json<ServerInfo
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = AuthResponse), (status = 400, body = ApiError),
               (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 410, body = ApiError)))]
-pub async fn register(State(app): State<SharedApp>, Json(request): Json<RegisterRequest>) -> Result<Response> {
+pub async fn register(
+    State(app): State<SharedApp>,
+    Json(request): Json<RegisterRequest>,
+) -> Result<Response> {
     let body = auth::register(&app, request).await?;
     Ok(with_session(&app, StatusCode::CREATED, body))
 }
@@ -72,12 +87,20 @@ pub async fn login(
 /// token works once; reusing one ends the session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body(content = RefreshRequest, description = "Optional: browsers rely on the cookie"),
     responses((status = 200, body = AuthResponse), (status = 401, body = ApiError)))]
-pub async fn refresh(State(app): State<SharedApp>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+pub async fn refresh(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::BadRequest("invalid_json", format!("The body is not a refresh request: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::BadRequest(
+                "invalid_json",
+                format!("The body is not a refresh request: {e}"),
+            )
+        })?
     };
     let token = request
         .refresh_token
@@ -87,7 +110,9 @@ pub async fn refresh(State(app): State<SharedApp>, headers: HeaderMap, body: Byt
         Ok(body) => Ok(with_session(&app, StatusCode::OK, body)),
         Err(err) => {
             let mut response = err.into_response();
-            response.headers_mut().insert(header::SET_COOKIE, refresh_cookie(&app, "", 0));
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, refresh_cookie(&app, "", 0));
             Ok(response)
         }
     }
@@ -99,7 +124,9 @@ pub async fn refresh(State(app): State<SharedApp>, headers: HeaderMap, body: Byt
 pub async fn logout(State(app): State<SharedApp>, Auth(actor): Auth) -> Result<Response> {
     auth::logout(&app, actor).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, refresh_cookie(&app, "", 0));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, refresh_cookie(&app, "", 0));
     Ok(response)
 }
 

@@ -11,7 +11,11 @@ use crate::{invites, SharedApp};
 /// Invites of a room: all of them for owners, one's own for members.
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/invites", tag = "invites", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = [Invite]), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
-pub async fn list(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<Vec<Invite>>> {
+pub async fn list(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Invite>>> {
     Ok(Json(invites::list(&app, actor, id).await?))
 }
 
@@ -25,7 +29,10 @@ pub async fn create(
     Path(id): Path<i64>,
     Json(request): Json<CreateInviteRequest>,
 ) -> Result<(StatusCode, Json<Invite>)> {
-    Ok((StatusCode::CREATED, Json(invites::create(&app, actor, id, request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(invites::create(&app, actor, id, request).await?),
+    ))
 }
 
 /// Revokes an invite (its creator, or an owner).
@@ -44,7 +51,10 @@ pub async fn revoke(
 /// What an invite leads to. No account needed: the code is the secret.
 #[utoipa::path(get, path = "/api/v1/invites/{code}", tag = "invites", params(("code" = String, Path)),
     responses((status = 200, body = InvitePreview), (status = 410, body = ApiError)))]
-pub async fn preview(State(app): State<SharedApp>, Path(code): Path<String>) -> Result<Json<InvitePreview>> {
+pub async fn preview(
+    State(app): State<SharedApp>,
+    Path(code): Path<String>,
+) -> Result<Json<InvitePreview>> {
     Ok(Json(invites::preview(&app, code).await?))
 }
 
@@ -52,6 +62,10 @@ pub async fn preview(State(app): State<SharedApp>, Path(code): Path<String>) -> 
 #[utoipa::path(post, path = "/api/v1/invites/{code}/accept", tag = "invites", params(("code" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = Room), (status = 410, body = ApiError)))]
-pub async fn accept(State(app): State<SharedApp>, Auth(actor): Auth, Path(code): Path<String>) -> Result<Json<Room>> {
+pub async fn accept(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(code): Path<String>,
+) -> Result<Json<Room>> {
     Ok(Json(invites::accept(&app, actor, code).await?))
 }

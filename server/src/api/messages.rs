@@ -36,7 +36,9 @@ pub async fn history(
         (before, None) => Cursor::Before(before),
         (None, Some(after)) => Cursor::After(after),
     };
-    Ok(Json(chat::history(&app, actor, id, cursor, query.limit).await?))
+    Ok(Json(
+        chat::history(&app, actor, id, cursor, query.limit).await?,
+    ))
 }
 
 /// Posts a message. Idempotent by `client_id`: a resend returns the original with 200.
@@ -51,7 +53,11 @@ pub async fn send(
     Json(request): Json<SendMessageRequest>,
 ) -> Result<(StatusCode, Json<Message>)> {
     let (message, created) = chat::send(&app, actor, id, request.client_id, &request.body).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(message)))
 }
 
@@ -65,7 +71,9 @@ pub async fn edit(
     Path((id, message_id)): Path<(i64, i64)>,
     Json(request): Json<EditMessageRequest>,
 ) -> Result<Json<Message>> {
-    Ok(Json(chat::edit(&app, actor, id, message_id, &request.body).await?))
+    Ok(Json(
+        chat::edit(&app, actor, id, message_id, &request.body).await?,
+    ))
 }
 
 /// Deletes one of my messages (owners: any message).

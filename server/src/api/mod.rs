@@ -115,20 +115,32 @@ impl From<JsonRejection> for Error {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType(
                 "Send the body as JSON with `Content-Type: application/json`.".into(),
             ),
-            _ => Error::BadRequest("invalid_json", format!("The body is not what this endpoint takes: {}", rejection.body_text())),
+            _ => Error::BadRequest(
+                "invalid_json",
+                format!(
+                    "The body is not what this endpoint takes: {}",
+                    rejection.body_text()
+                ),
+            ),
         }
     }
 }
 
 impl From<PathRejection> for Error {
     fn from(rejection: PathRejection) -> Self {
-        Error::BadRequest("invalid_request", format!("Bad path: {}", rejection.body_text()))
+        Error::BadRequest(
+            "invalid_request",
+            format!("Bad path: {}", rejection.body_text()),
+        )
     }
 }
 
 impl From<QueryRejection> for Error {
     fn from(rejection: QueryRejection) -> Self {
-        Error::BadRequest("invalid_request", format!("Bad query: {}", rejection.body_text()))
+        Error::BadRequest(
+            "invalid_request",
+            format!("Bad query: {}", rejection.body_text()),
+        )
     }
 }
 
@@ -202,9 +214,15 @@ pub async fn observe(State(app): State<SharedApp>, request: Request, next: Next)
 pub async fn harden(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // Invite links carry their code in the path: never leak it to other sites.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }

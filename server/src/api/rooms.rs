@@ -2,7 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use mesh_proto::{ApiError, CreateRoomRequest, MarkReadRequest, Member, Room, UpdateMemberRequest, UpdateRoomRequest};
+use mesh_proto::{
+    ApiError, CreateRoomRequest, MarkReadRequest, Member, Room, UpdateMemberRequest,
+    UpdateRoomRequest,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -26,7 +29,11 @@ enum Scope {
 /// My rooms with role and unread count, or every public room.
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = [Room]), (status = 401, body = ApiError)))]
-pub async fn list(State(app): State<SharedApp>, Auth(actor): Auth, Query(query): Query<ListQuery>) -> Result<Json<Vec<Room>>> {
+pub async fn list(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Room>>> {
     let rooms = match query.scope.unwrap_or(Scope::Mine) {
         Scope::Mine => rooms::list_mine(&app, actor).await?,
         Scope::Public => rooms::list_public(&app, actor).await?,
@@ -42,13 +49,20 @@ pub async fn create(
     Auth(actor): Auth,
     Json(request): Json<CreateRoomRequest>,
 ) -> Result<(StatusCode, Json<Room>)> {
-    Ok((StatusCode::CREATED, Json(rooms::create(&app, actor, request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(rooms::create(&app, actor, request).await?),
+    ))
 }
 
 /// A room I am in, or any public room.
 #[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Room), (status = 404, body = ApiError)))]
-pub async fn get(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<Room>> {
+pub async fn get(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Room>> {
     Ok(Json(rooms::get(&app, actor, id).await?))
 }
 
@@ -68,7 +82,11 @@ pub async fn update(
 /// Deletes a room with its history and invites (owners).
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
-pub async fn delete(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
+pub async fn delete(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
     rooms::delete(&app, actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -76,14 +94,22 @@ pub async fn delete(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): P
 /// Joins a public room as a member.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/join", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Room), (status = 404, body = ApiError)))]
-pub async fn join(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<Room>> {
+pub async fn join(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Room>> {
     Ok(Json(rooms::join(&app, actor, id).await?))
 }
 
 /// Leaves a room. The last owner must hand over or delete the room instead.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/leave", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn leave(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
+pub async fn leave(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
     rooms::remove_member(&app, actor, id, actor.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -91,7 +117,11 @@ pub async fn leave(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Pa
 /// Members with their role and presence.
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/members", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = [Member]), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
-pub async fn members(State(app): State<SharedApp>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<Vec<Member>>> {
+pub async fn members(
+    State(app): State<SharedApp>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Member>>> {
     Ok(Json(rooms::members(&app, actor, id).await?))
 }
 
@@ -105,7 +135,9 @@ pub async fn update_member(
     Path((id, user_id)): Path<(i64, i64)>,
     Json(request): Json<UpdateMemberRequest>,
 ) -> Result<Json<Member>> {
-    Ok(Json(rooms::set_role(&app, actor, id, user_id, request.role).await?))
+    Ok(Json(
+        rooms::set_role(&app, actor, id, user_id, request.role).await?,
+    ))
 }
 
 /// Removes a member (owners), or oneself.

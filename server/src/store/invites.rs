@@ -61,21 +61,31 @@ pub fn insert(conn: &Connection, invite: &InviteRow) -> rusqlite::Result<()> {
 }
 
 pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<InviteRow>> {
-    conn.query_row(&format!("{SELECT} WHERE code = ?1"), [code], from_row).optional()
+    conn.query_row(&format!("{SELECT} WHERE code = ?1"), [code], from_row)
+        .optional()
 }
 
 /// Live (not revoked) invites of a room, optionally only those `created_by` made.
-pub fn list(conn: &Connection, room_id: i64, created_by: Option<i64>) -> rusqlite::Result<Vec<InviteRow>> {
+pub fn list(
+    conn: &Connection,
+    room_id: i64,
+    created_by: Option<i64>,
+) -> rusqlite::Result<Vec<InviteRow>> {
     let mut stmt = conn.prepare(&format!(
         "{SELECT} WHERE room_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR created_by = ?2)
          ORDER BY created_at DESC"
     ))?;
-    let rows = stmt.query_map(params![room_id, created_by], from_row)?.collect();
+    let rows = stmt
+        .query_map(params![room_id, created_by], from_row)?
+        .collect();
     rows
 }
 
 pub fn revoke(conn: &Connection, code: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE invites SET revoked_at = ?2 WHERE code = ?1", params![code, now])?;
+    conn.execute(
+        "UPDATE invites SET revoked_at = ?2 WHERE code = ?1",
+        params![code, now],
+    )?;
     Ok(())
 }
 

@@ -45,10 +45,15 @@ pub fn insert(
 }
 
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredMessage>> {
-    conn.query_row(&format!("{SELECT} WHERE m.id = ?1"), [id], from_row).optional()
+    conn.query_row(&format!("{SELECT} WHERE m.id = ?1"), [id], from_row)
+        .optional()
 }
 
-pub fn by_client_id(conn: &Connection, author_id: i64, client_id: &str) -> rusqlite::Result<Option<StoredMessage>> {
+pub fn by_client_id(
+    conn: &Connection,
+    author_id: i64,
+    client_id: &str,
+) -> rusqlite::Result<Option<StoredMessage>> {
     conn.query_row(
         &format!("{SELECT} WHERE m.author_id = ?1 AND m.client_id = ?2"),
         params![author_id, client_id],
@@ -69,7 +74,10 @@ pub fn page_before(
         "{SELECT} WHERE m.room_id = ?1 AND m.id < ?2 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?3"
     ))?;
     let mut messages = stmt
-        .query_map(params![room_id, before.unwrap_or(i64::MAX), limit + 1], from_row)?
+        .query_map(
+            params![room_id, before.unwrap_or(i64::MAX), limit + 1],
+            from_row,
+        )?
         .map(|row| row.map(|stored| stored.message))
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = messages.len() as i64 > limit;
@@ -79,7 +87,12 @@ pub fn page_before(
 }
 
 /// Up to `limit` live messages newer than `after`, ascending, and whether newer ones remain.
-pub fn page_after(conn: &Connection, room_id: i64, after: i64, limit: i64) -> rusqlite::Result<(Vec<Message>, bool)> {
+pub fn page_after(
+    conn: &Connection,
+    room_id: i64,
+    after: i64,
+    limit: i64,
+) -> rusqlite::Result<(Vec<Message>, bool)> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE m.room_id = ?1 AND m.id > ?2 AND m.deleted_at IS NULL ORDER BY m.id ASC LIMIT ?3"
     ))?;

@@ -83,8 +83,10 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let version = index + 1;
-        conn.execute_batch(&format!("BEGIN; {sql}\nPRAGMA user_version = {version}; COMMIT;"))
-            .with_context(|| format!("migration {version} failed"))?;
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}\nPRAGMA user_version = {version}; COMMIT;"
+        ))
+        .with_context(|| format!("migration {version} failed"))?;
         tracing::info!(version, "applied database migration");
     }
     Ok(())

@@ -45,8 +45,12 @@ pub fn insert(
 
 /// The room as `viewer` sees it, whether or not they are a member.
 pub fn get(conn: &Connection, room_id: i64, viewer: i64) -> rusqlite::Result<Option<Room>> {
-    conn.query_row(&format!("{ROOM_SELECT} WHERE r.id = ?2"), params![viewer, room_id], room_from_row)
-        .optional()
+    conn.query_row(
+        &format!("{ROOM_SELECT} WHERE r.id = ?2"),
+        params![viewer, room_id],
+        room_from_row,
+    )
+    .optional()
 }
 
 /// Rooms `user_id` belongs to, most recently active first.
@@ -68,11 +72,18 @@ pub fn list_public(conn: &Connection, viewer: i64) -> rusqlite::Result<Vec<Room>
 }
 
 pub fn rename(conn: &Connection, room_id: i64, name: &str) -> rusqlite::Result<()> {
-    conn.execute("UPDATE rooms SET name = ?2 WHERE id = ?1", params![room_id, name])?;
+    conn.execute(
+        "UPDATE rooms SET name = ?2 WHERE id = ?1",
+        params![room_id, name],
+    )?;
     Ok(())
 }
 
-pub fn set_visibility(conn: &Connection, room_id: i64, visibility: Visibility) -> rusqlite::Result<()> {
+pub fn set_visibility(
+    conn: &Connection,
+    room_id: i64,
+    visibility: Visibility,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE rooms SET visibility = ?2 WHERE id = ?1",
         params![room_id, visibility_to_sql(visibility)],
@@ -87,7 +98,13 @@ pub fn delete(conn: &Connection, room_id: i64) -> rusqlite::Result<()> {
 
 /// Adds a member whose read marker starts at the newest message, so joining
 /// does not flood them with unread history. Returns false if already a member.
-pub fn add_member(conn: &Connection, room_id: i64, user_id: i64, role: Role, now: i64) -> rusqlite::Result<bool> {
+pub fn add_member(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    role: Role,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let added = conn.execute(
         "INSERT OR IGNORE INTO members (room_id, user_id, role, joined_at, last_read_id)
          VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE room_id = ?1))",
@@ -170,7 +187,11 @@ pub fn members(conn: &Connection, room_id: i64) -> rusqlite::Result<Vec<MemberRo
     members
 }
 
-pub fn member(conn: &Connection, room_id: i64, user_id: i64) -> rusqlite::Result<Option<MemberRow>> {
+pub fn member(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+) -> rusqlite::Result<Option<MemberRow>> {
     conn.query_row(
         "SELECT m.user_id, u.username, m.role, m.joined_at
          FROM members m JOIN users u ON u.id = m.user_id
@@ -199,7 +220,12 @@ pub fn co_member_ids(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<i6
 }
 
 /// Moves the read marker forward, never back.
-pub fn mark_read(conn: &Connection, room_id: i64, user_id: i64, message_id: i64) -> rusqlite::Result<()> {
+pub fn mark_read(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    message_id: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE members SET last_read_id = MAX(last_read_id, ?3) WHERE room_id = ?1 AND user_id = ?2",
         params![room_id, user_id, message_id],

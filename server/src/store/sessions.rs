@@ -21,12 +21,20 @@ pub fn is_active(conn: &Connection, session_id: i64, user_id: i64) -> rusqlite::
 
 /// Revokes the session and deletes its refresh tokens. Returns false when it
 /// was already revoked.
-pub fn revoke(conn: &Connection, session_id: i64, reason: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn revoke(
+    conn: &Connection,
+    session_id: i64,
+    reason: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![session_id, now, reason],
     )?;
-    conn.execute("DELETE FROM refresh_tokens WHERE session_id = ?1", [session_id])?;
+    conn.execute(
+        "DELETE FROM refresh_tokens WHERE session_id = ?1",
+        [session_id],
+    )?;
     Ok(changed > 0)
 }
 
@@ -52,7 +60,10 @@ pub struct RefreshToken {
 }
 
 /// The refresh token with this hash, if its session is still active.
-pub fn find_refresh_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<RefreshToken>> {
+pub fn find_refresh_token(
+    conn: &Connection,
+    token_hash: &[u8],
+) -> rusqlite::Result<Option<RefreshToken>> {
     conn.query_row(
         "SELECT t.session_id, s.user_id, t.expires_at, t.rotated_at
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id

@@ -51,6 +51,10 @@ pub fn find_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<
 }
 
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
-        .optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
 }

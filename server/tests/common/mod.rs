@@ -34,7 +34,10 @@ impl TestServer {
         let mut server = TestServer {
             url: String::new(),
             data_dir: tempfile::tempdir().unwrap(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -123,7 +126,13 @@ impl TestServer {
     }
 
     /// Any request; returns the status and the JSON body (Null when empty).
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -147,11 +156,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.request(Method::PATCH, path, Some(token), Some(body)).await
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -188,7 +199,11 @@ impl TestServer {
     /// Creates a room owned by `owner` and returns its id.
     pub async fn create_room(&self, owner: &Session, name: &str, visibility: &str) -> i64 {
         let (status, body) = self
-            .post("/api/v1/rooms", &owner.token, json!({"name": name, "visibility": visibility}))
+            .post(
+                "/api/v1/rooms",
+                &owner.token,
+                json!({"name": name, "visibility": visibility}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
@@ -197,12 +212,20 @@ impl TestServer {
     /// Brings `user` into `room` with `role` through an invite made by `owner`.
     pub async fn add_member(&self, owner: &Session, room: i64, user: &Session, role: &str) {
         let (status, invite) = self
-            .post(&format!("/api/v1/rooms/{room}/invites"), &owner.token, json!({"role": role}))
+            .post(
+                &format!("/api/v1/rooms/{room}/invites"),
+                &owner.token,
+                json!({"role": role}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{invite}");
         let code = invite["code"].as_str().unwrap();
         let (status, body) = self
-            .post(&format!("/api/v1/invites/{code}/accept"), &user.token, json!({}))
+            .post(
+                &format!("/api/v1/invites/{code}/accept"),
+                &user.token,
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
@@ -221,7 +244,8 @@ impl TestServer {
 
     pub async fn connect(&self, session: &Session) -> Ws {
         let mut ws = Ws::open(&self.ws_url()).await;
-        ws.send(json!({"v": 1, "id": "auth", "type": "auth", "payload": {"token": session.token}})).await;
+        ws.send(json!({"v": 1, "id": "auth", "type": "auth", "payload": {"token": session.token}}))
+            .await;
         let ready = ws.next().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         ws
@@ -238,14 +262,22 @@ impl Drop for TestServer {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("c-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "c-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -279,7 +311,9 @@ pub enum Received {
 
 impl Ws {
     pub async fn open(url: &str) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connect");
         Ws { stream }
     }
 
@@ -288,10 +322,16 @@ impl Ws {
     }
 
     pub async fn send_text(&mut self, text: String) {
-        self.stream.send(WsMessage::Text(text.into())).await.expect("websocket send");
+        self.stream
+            .send(WsMessage::Text(text.into()))
+            .await
+            .expect("websocket send");
     }
 
-    pub async fn send_raw(&mut self, message: WsMessage) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    pub async fn send_raw(
+        &mut self,
+        message: WsMessage,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         self.stream.send(message).await
     }
 
@@ -302,7 +342,9 @@ impl Ws {
                 .await
                 .expect("no websocket frame within 10 s");
             match next {
-                Some(Ok(WsMessage::Text(text))) => return Received::Frame(serde_json::from_str(&text).unwrap()),
+                Some(Ok(WsMessage::Text(text))) => {
+                    return Received::Frame(serde_json::from_str(&text).unwrap())
+                }
                 Some(Ok(WsMessage::Close(frame))) => return Received::Closed(frame),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Closed(None),
@@ -339,7 +381,8 @@ impl Ws {
 
     /// Sends a request and waits for its answer.
     pub async fn call(&mut self, id: &str, kind: &str, payload: Value) -> Value {
-        self.send(json!({"v": 1, "id": id, "type": kind, "payload": payload})).await;
+        self.send(json!({"v": 1, "id": id, "type": kind, "payload": payload}))
+            .await;
         self.reply_to(id).await
     }
 
