@@ -23,6 +23,8 @@ pub struct Config {
     /// A rotated refresh token presented again within this window is taken as
     /// two tabs refreshing at once, not as theft.
     pub refresh_reuse_grace: Duration,
+    /// How long a call participant whose connection dropped keeps its place.
+    pub call_resume_grace: Duration,
     /// Trust `X-Forwarded-For` from the reverse proxy for client addresses.
     pub trust_proxy: bool,
     pub log_format: LogFormat,
@@ -46,6 +48,7 @@ struct FileConfig {
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_days: Option<u64>,
     refresh_reuse_grace_secs: Option<u64>,
+    call_resume_grace_secs: Option<u64>,
     trust_proxy: Option<bool>,
     log_format: Option<String>,
 }
@@ -135,6 +138,15 @@ impl Config {
             bail!("MESH_REFRESH_REUSE_GRACE: {grace} s is more than 60 s");
         }
 
+        let call_grace = number(
+            "MESH_CALL_RESUME_GRACE",
+            from_file.call_resume_grace_secs,
+            10,
+        )?;
+        if !(1..=120).contains(&call_grace) {
+            bail!("MESH_CALL_RESUME_GRACE: {call_grace} s is outside 1..=120 s");
+        }
+
         let trust_proxy = match pick("MESH_TRUST_PROXY", None) {
             Some(text) => parse_bool("MESH_TRUST_PROXY", &text)?,
             None => from_file.trust_proxy.unwrap_or(false),
@@ -157,6 +169,7 @@ impl Config {
             access_token_ttl: Duration::from_secs(access_secs),
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             refresh_reuse_grace: Duration::from_secs(grace),
+            call_resume_grace: Duration::from_secs(call_grace),
             trust_proxy,
             log_format,
         })

@@ -36,7 +36,22 @@ pub struct Hub {
 struct Inner {
     connections: HashMap<ConnectionId, Connection>,
     by_user: HashMap<i64, HashSet<ConnectionId>>,
+    /// Users who marked themselves busy.
     busy: HashSet<i64>,
+    /// Users in a call, with how many of their tabs are in one.
+    in_call: HashMap<i64, usize>,
+}
+
+impl Inner {
+    fn presence(&self, user_id: i64) -> Presence {
+        if !self.by_user.contains_key(&user_id) {
+            Presence::Offline
+        } else if self.busy.contains(&user_id) || self.in_call.contains_key(&user_id) {
+            Presence::Busy
+        } else {
+            Presence::Online
+        }
+    }
 }
 
 struct Connection {
@@ -82,32 +97,57 @@ impl Hub {
     }
 
     pub fn presence(&self, user_id: i64) -> Presence {
-        let inner = self.lock();
-        if !inner.by_user.contains_key(&user_id) {
-            Presence::Offline
-        } else if inner.busy.contains(&user_id) {
-            Presence::Busy
-        } else {
-            Presence::Online
-        }
+        self.lock().presence(user_id)
     }
 
-    /// Sets an online user's busy flag. Returns the new presence if it changed.
-    pub fn set_busy(&self, user_id: i64, busy: bool) -> Option<Presence> {
+    /// Applies `change` and returns the user's presence if it changed.
+    fn update_presence(&self, user_id: i64, change: impl FnOnce(&mut Inner)) -> Option<Presence> {
         let mut inner = self.lock();
-        if !inner.by_user.contains_key(&user_id) {
-            return None;
-        }
-        let changed = if busy {
-            inner.busy.insert(user_id)
-        } else {
-            inner.busy.remove(&user_id)
-        };
-        changed.then_some(if busy {
-            Presence::Busy
-        } else {
-            Presence::Online
+        let before = inner.presence(user_id);
+        change(&mut inner);
+        let after = inner.presence(user_id);
+        (before != after).then_some(after)
+    }
+
+    /// Sets an online user's own busy flag. Returns the new presence if it changed.
+    pub fn set_busy(&self, user_id: i64, busy: bool) -> Option<Presence> {
+        self.update_presence(user_id, |inner| {
+            if !inner.by_user.contains_key(&user_id) {
+                return;
+            }
+            if busy {
+                inner.busy.insert(user_id);
+            } else {
+                inner.busy.remove(&user_id);
+            }
         })
+    }
+
+    /// Counts one of the user's tabs into (or out of) a call. Returns the new
+    /// presence if it changed.
+    pub fn set_in_call(&self, user_id: i64, joined: bool) -> Option<Presence> {
+        self.update_presence(user_id, |inner| {
+            if joined {
+                *inner.in_call.entry(user_id).or_default() += 1;
+            } else if let Some(count) = inner.in_call.get_mut(&user_id) {
+                *count -= 1;
+                if *count == 0 {
+                    inner.in_call.remove(&user_id);
+                }
+            }
+        })
+    }
+
+    /// Sends one event to one connection. Returns false if it is gone or full.
+    pub fn send_to_connection(&self, id: ConnectionId, frame: &ServerFrame) -> bool {
+        let inner = self.lock();
+        match inner.connections.get(&id) {
+            Some(connection) => connection
+                .tx
+                .try_send(Outbound::Frame(frame.encode().into()))
+                .is_ok(),
+            None => false,
+        }
     }
 
     /// Sends one event to every connection of every listed user. A connection
@@ -182,6 +222,19 @@ mod tests {
         assert!(hub.unregister(b));
         assert_eq!(hub.presence(1), Presence::Offline);
         assert_eq!(hub.set_busy(1, true), None);
+    }
+
+    #[test]
+    fn being_in_a_call_makes_a_user_busy_until_their_last_tab_leaves() {
+        let hub = Hub::default();
+        let (tx, _rx) = mpsc::channel(8);
+        hub.register(actor(1, 1), tx);
+        assert_eq!(hub.set_in_call(1, true), Some(Presence::Busy));
+        assert_eq!(hub.set_in_call(1, true), None);
+        assert_eq!(hub.set_in_call(1, false), None);
+        assert_eq!(hub.set_busy(1, true), None, "already busy");
+        assert_eq!(hub.set_in_call(1, false), None, "still busy by choice");
+        assert_eq!(hub.set_busy(1, false), Some(Presence::Online));
     }
 
     #[test]

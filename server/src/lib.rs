@@ -4,8 +4,8 @@
 //!
 //! - [`api`]: REST under `/api/v1` (thin handlers, OpenAPI generated from them),
 //! - [`ws`]: the WebSocket protocol at `/api/v1/ws`,
-//! - the domain: [`auth`], [`rooms`], [`invites`], [`chat`], [`presence`], with
-//!   fan-out in the [`hub`],
+//! - the domain: [`auth`], [`rooms`], [`invites`], [`chat`], [`presence`],
+//!   [`calls`], with fan-out in the [`hub`],
 //! - [`store`]: the embedded SQLite database,
 //! - [`web`]: the built web client, embedded in release builds.
 //!
@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
+use crate::calls::Calls;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -46,6 +48,7 @@ pub struct App {
     pub public_url: String,
     pub store: Store,
     pub hub: Hub,
+    pub calls: Calls,
     pub tokens: AccessTokens,
     pub login_throttle: LoginThrottle,
     pub metrics: Metrics,

@@ -47,6 +47,13 @@ pub fn require(
     }
 }
 
+/// The caller's role in a room (see [`access`]).
+pub async fn role(app: &App, actor: Actor, room_id: i64) -> Result<Role> {
+    app.store
+        .call(move |conn| access(conn, room_id, actor.user_id))
+        .await
+}
+
 pub fn validate_name(name: &str) -> Result<String> {
     let name = name.trim();
     let length = name.chars().count();
@@ -153,6 +160,7 @@ pub async fn delete(app: &App, actor: Actor, room_id: i64) -> Result<()> {
         })
         .await?;
     tracing::info!(room = room_id, user = actor.user_id, "room deleted");
+    crate::calls::end(app, room_id).await;
     app.hub.send_to_users(
         members,
         &ServerFrame::event(ServerEvent::RoomDeleted(RoomDeleted { room_id })),
@@ -298,7 +306,7 @@ pub async fn remove_member(app: &App, actor: Actor, room_id: i64, user_id: i64) 
         notify,
         &ServerFrame::event(ServerEvent::MemberLeft(MemberLeft { room_id, user_id })),
     );
-    Ok(())
+    crate::calls::remove_user(app, room_id, user_id).await
 }
 
 pub async fn mark_read(app: &App, actor: Actor, room_id: i64, message_id: i64) -> Result<()> {

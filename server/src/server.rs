@@ -16,6 +16,7 @@ use mesh_proto::{MAX_REST_BODY_BYTES, MAX_WS_FRAME_BYTES};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::calls::Calls;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -50,6 +51,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         public_url: public_url.clone(),
         store,
         hub: Hub::default(),
+        calls: Calls::default(),
         login_throttle: LoginThrottle::new(LOGIN_WINDOW),
         metrics: Metrics::default(),
         shutdown: shutdown_rx,

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use mesh_proto::{
-    ApiError, ClientEvent, ClientFrame, Message, Presence, Ready, ServerEvent, ServerFrame,
-    PROTOCOL_VERSION,
+    ApiError, ClientEvent, ClientFrame, Presence, Ready, ServerEvent, ServerFrame, PROTOCOL_VERSION,
 };
 use tokio::sync::mpsc;
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
@@ -15,9 +14,9 @@ use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 use crate::auth::{self, CLOSE_SESSION_ENDED};
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::hub::{Outbound, OUTBOUND_QUEUE};
+use crate::hub::{ConnectionId, Outbound, OUTBOUND_QUEUE};
 use crate::tokens::Actor;
-use crate::{presence, rooms, SharedApp};
+use crate::{calls, presence, rooms, SharedApp};
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(25);
@@ -26,44 +25,59 @@ const IDLE_LIMIT: Duration = Duration::from_secs(70);
 
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
+const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_POLICY: u16 = 1008;
 
-/// A token bucket: `BURST` frames at once, then `PER_SECOND`.
+/// A token bucket: `burst` frames at once, then `per_second`.
 struct RateLimit {
+    burst: f64,
+    per_second: f64,
     tokens: f64,
     last: Instant,
-    /// Frames refused in a row; a client that keeps flooding is disconnected.
-    refused: u32,
 }
 
-const BURST: f64 = 20.0;
-const PER_SECOND: f64 = 10.0;
-const REFUSALS_BEFORE_CLOSE: u32 = 50;
-
 impl RateLimit {
-    fn new() -> Self {
+    fn new(burst: f64, per_second: f64) -> Self {
         RateLimit {
-            tokens: BURST,
+            burst,
+            per_second,
+            tokens: burst,
             last: Instant::now(),
-            refused: 0,
         }
     }
 
     fn allow(&mut self, now: Instant) -> bool {
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + elapsed * PER_SECOND).min(BURST);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            self.refused = 0;
             true
         } else {
-            self.refused += 1;
             false
         }
     }
+}
+
+/// Chat, typing and other actions: people, not machines, send these.
+const ACTIONS_BURST: f64 = 20.0;
+const ACTIONS_PER_SECOND: f64 = 10.0;
+/// WebRTC signaling: a negotiation trickles dozens of ICE candidates per peer.
+const SIGNALS_BURST: f64 = 200.0;
+const SIGNALS_PER_SECOND: f64 = 50.0;
+/// Refused frames in a row before a flooding client is disconnected.
+const REFUSALS_BEFORE_CLOSE: u32 = 50;
+
+/// How a connection ended, which decides whether its call place is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// The client closed deliberately (tab closed, signed out) or was closed
+    /// by the server for cause: it is gone.
+    Clean,
+    /// The connection broke: the client may come back.
+    Lost,
 }
 
 pub async fn serve(app: SharedApp, mut socket: WebSocket) {
@@ -84,7 +98,7 @@ pub async fn serve(app: SharedApp, mut socket: WebSocket) {
         Err(_) => return close(&mut socket, CLOSE_SESSION_ENDED, "authentication failed").await,
     };
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let (connection_id, came_online) = app.hub.register(actor, tx);
+    let (connection, came_online) = app.hub.register(actor, tx);
     app.metrics.ws_connections.inc();
     let ready = ServerFrame::reply(
         auth_id,
@@ -93,16 +107,37 @@ pub async fn serve(app: SharedApp, mut socket: WebSocket) {
             protocol: PROTOCOL_VERSION,
         }),
     );
-    if send_frame(&mut socket, &ready).await.is_ok() {
+    let departure = if send_frame(&mut socket, &ready).await.is_ok() {
         if came_online {
             let status = app.hub.presence(actor.user_id);
             let _ = presence::announce(&app, actor.user_id, status).await;
         }
-        run(&app, actor, &mut socket, rx).await;
-    }
+        send_active_calls(&app, actor, connection).await;
+        run(&app, actor, connection, &mut socket, rx).await
+    } else {
+        Departure::Lost
+    };
     app.metrics.ws_connections.dec();
-    if app.hub.unregister(connection_id) {
+    if app.hub.unregister(connection) {
         let _ = presence::announce(&app, actor.user_id, Presence::Offline).await;
+    }
+    // The resume grace outlives this task.
+    tokio::spawn(async move {
+        calls::connection_closed(&app, connection, departure == Departure::Clean).await
+    });
+}
+
+/// Tells a new connection about calls going on in its user's rooms.
+async fn send_active_calls(app: &SharedApp, actor: Actor, connection: ConnectionId) {
+    let Ok(rooms) = rooms::list_mine(app, actor).await else {
+        return;
+    };
+    let ids: Vec<i64> = rooms.iter().map(|room| room.id).collect();
+    for state in app.calls.active_in(&ids) {
+        app.hub.send_to_connection(
+            connection,
+            &ServerFrame::event(ServerEvent::CallState(state)),
+        );
     }
 }
 
@@ -166,11 +201,14 @@ async fn authenticate(
 async fn run(
     app: &SharedApp,
     actor: Actor,
+    connection: ConnectionId,
     socket: &mut WebSocket,
     mut rx: mpsc::Receiver<Outbound>,
-) {
+) -> Departure {
     let mut shutdown = app.shutdown.clone();
-    let mut limit = RateLimit::new();
+    let mut actions = RateLimit::new(ACTIONS_BURST, ACTIONS_PER_SECOND);
+    let mut signals = RateLimit::new(SIGNALS_BURST, SIGNALS_PER_SECOND);
+    let mut refusals = 0u32;
     let mut ping = interval(PING_EVERY);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
@@ -181,66 +219,95 @@ async fn run(
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => {
                         let error = ApiError { code: "invalid_event".into(), message: "Frames are JSON text, not binary.".into() };
-                        if send_frame(socket, &ServerFrame::reply(None, ServerEvent::Error(error))).await.is_err() { return; }
+                        if send_frame(socket, &ServerFrame::reply(None, ServerEvent::Error(error))).await.is_err() {
+                            return Departure::Lost;
+                        }
                         continue;
                     }
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => { last_heard = Instant::now(); continue; }
-                    Some(Ok(WsMessage::Close(_))) | None => return,
+                    Some(Ok(WsMessage::Close(frame))) => {
+                        // A tab that is closed or navigates away says "going away".
+                        let going_away = frame.is_some_and(|f| f.code == CLOSE_GOING_AWAY || f.code == CLOSE_NORMAL);
+                        return if going_away { Departure::Clean } else { Departure::Lost };
+                    }
+                    None => return Departure::Lost,
                     Some(Err(err)) => {
                         // Oversized frames and broken streams end up here.
                         tracing::debug!(error = %err, "websocket read failed");
-                        return;
+                        return Departure::Lost;
                     }
                 };
                 last_heard = Instant::now();
-                if !limit.allow(last_heard) {
-                    if limit.refused > REFUSALS_BEFORE_CLOSE {
-                        return close(socket, CLOSE_POLICY, "too many frames").await;
-                    }
-                    let id = ClientFrame::decode(&text).ok().and_then(|f| f.id);
-                    let reply = ServerFrame::reply(id, ServerEvent::Error(Error::RateLimited(1).to_api()));
-                    if send_frame(socket, &reply).await.is_err() { return; }
-                    continue;
-                }
                 let reply = match ClientFrame::decode(&text) {
                     Ok(frame) => {
-                        let result = dispatch(app, actor, frame.event).await;
-                        ServerFrame::reply(frame.id, match result {
-                            Ok(message) => ServerEvent::Ack(message),
-                            Err(err) => ServerEvent::Error(err.to_api()),
-                        })
+                        let bucket = if matches!(frame.event, ClientEvent::SendSignal(_)) { &mut signals } else { &mut actions };
+                        if bucket.allow(last_heard) {
+                            refusals = 0;
+                            let result = dispatch(app, actor, connection, frame.event).await;
+                            ServerFrame::reply(frame.id, result.unwrap_or_else(|err| ServerEvent::Error(err.to_api())))
+                        } else {
+                            refusals += 1;
+                            if refusals > REFUSALS_BEFORE_CLOSE {
+                                close(socket, CLOSE_POLICY, "too many frames").await;
+                                return Departure::Lost;
+                            }
+                            ServerFrame::reply(frame.id, ServerEvent::Error(Error::RateLimited(1).to_api()))
+                        }
                     }
                     Err(err) => {
                         let fatal = err.error.code == "unsupported_version";
                         let reply = ServerFrame::reply(err.id, ServerEvent::Error(err.error));
                         if fatal {
                             let _ = send_frame(socket, &reply).await;
-                            return close(socket, CLOSE_PROTOCOL, "unsupported protocol version").await;
+                            close(socket, CLOSE_PROTOCOL, "unsupported protocol version").await;
+                            return Departure::Clean;
                         }
                         reply
                     }
                 };
-                if send_frame(socket, &reply).await.is_err() { return; }
+                if send_frame(socket, &reply).await.is_err() {
+                    return Departure::Lost;
+                }
             }
             outbound = rx.recv() => match outbound {
                 Some(Outbound::Frame(text)) => {
-                    if socket.send(WsMessage::Text(Utf8Bytes::from(&*text))).await.is_err() { return; }
+                    if socket.send(WsMessage::Text(Utf8Bytes::from(&*text))).await.is_err() {
+                        return Departure::Lost;
+                    }
                 }
-                Some(Outbound::Close(code, reason)) => return close(socket, code, reason).await,
-                None => return close(socket, CLOSE_POLICY, "connection too slow").await,
+                Some(Outbound::Close(code, reason)) => {
+                    close(socket, code, reason).await;
+                    return Departure::Clean;
+                }
+                None => {
+                    close(socket, CLOSE_POLICY, "connection too slow").await;
+                    return Departure::Lost;
+                }
             },
             _ = ping.tick() => {
-                if last_heard.elapsed() > IDLE_LIMIT { return; }
-                if socket.send(WsMessage::Ping(Default::default())).await.is_err() { return; }
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    return Departure::Lost;
+                }
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    return Departure::Lost;
+                }
             }
             _ = async { shutdown.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
-                return close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                return Departure::Lost;
             }
         }
     }
 }
 
-async fn dispatch(app: &SharedApp, actor: Actor, event: ClientEvent) -> Result<Option<Message>> {
+/// Carries out one request; the event is the answer (`ack` unless said otherwise).
+async fn dispatch(
+    app: &SharedApp,
+    actor: Actor,
+    connection: ConnectionId,
+    event: ClientEvent,
+) -> Result<ServerEvent> {
+    let ack = ServerEvent::Ack(None);
     match event {
         ClientEvent::Auth(_) => Err(Error::BadRequest(
             "invalid_event",
@@ -249,28 +316,44 @@ async fn dispatch(app: &SharedApp, actor: Actor, event: ClientEvent) -> Result<O
         ClientEvent::SendMessage(send) => {
             let (message, _) =
                 chat::send(app, actor, send.room_id, send.client_id, &send.body).await?;
-            Ok(Some(message))
+            Ok(ServerEvent::Ack(Some(message)))
         }
-        ClientEvent::EditMessage(edit) => Ok(Some(
-            chat::edit(app, actor, edit.room_id, edit.message_id, &edit.body).await?,
-        )),
+        ClientEvent::EditMessage(edit) => {
+            let message = chat::edit(app, actor, edit.room_id, edit.message_id, &edit.body).await?;
+            Ok(ServerEvent::Ack(Some(message)))
+        }
         ClientEvent::DeleteMessage(delete) => {
             chat::delete(app, actor, delete.room_id, delete.message_id).await?;
-            Ok(None)
+            Ok(ack)
         }
         ClientEvent::Typing(typing) => {
             chat::typing(app, actor, typing.room_id).await?;
-            Ok(None)
+            Ok(ack)
         }
         ClientEvent::MarkRead(read) => {
             rooms::mark_read(app, actor, read.room_id, read.message_id).await?;
-            Ok(None)
+            Ok(ack)
         }
         ClientEvent::SetPresence(set) => {
             presence::set(app, actor, set.status).await?;
-            Ok(None)
+            Ok(ack)
         }
-        ClientEvent::Ping => Ok(None),
+        ClientEvent::JoinCall(join) => Ok(ServerEvent::CallJoined(
+            calls::join(app, actor, connection, join).await?,
+        )),
+        ClientEvent::LeaveCall(leave) => {
+            calls::leave(app, connection, leave.room_id).await?;
+            Ok(ack)
+        }
+        ClientEvent::SendSignal(signal) => {
+            calls::signal(app, connection, signal)?;
+            Ok(ack)
+        }
+        ClientEvent::SetMedia(media) => {
+            calls::set_media(app, connection, media.room_id, media.media).await?;
+            Ok(ack)
+        }
+        ClientEvent::Ping => Ok(ack),
     }
 }
 

@@ -14,9 +14,11 @@
 //!
 //! The protocol is described for humans in `docs/protocol.md`.
 
+pub mod call;
 pub mod rest;
 pub mod ws;
 
+pub use call::*;
 pub use rest::*;
 pub use ws::*;
 
@@ -82,6 +84,25 @@ pub fn typescript_declarations() -> String {
         RoomDeleted::decl(),
         MemberEvent::decl(),
         MemberLeft::decl(),
+        // Calls
+        MediaState::decl(),
+        TopologyMode::decl(),
+        Topology::decl(),
+        CallParticipant::decl(),
+        CallState::decl(),
+        IceServer::decl(),
+        IceServers::decl(),
+        SdpType::decl(),
+        SessionDescription::decl(),
+        IceCandidate::decl(),
+        Signal::decl(),
+        JoinCall::decl(),
+        LeaveCall::decl(),
+        SendSignal::decl(),
+        SetMedia::decl(),
+        CallJoined::decl(),
+        SignalReceived::decl(),
+        CallRing::decl(),
     ];
     let mut out = String::from(
         "// Generated from server/proto (mesh-proto) by `make proto`. Do not edit.\n\n",

@@ -13,6 +13,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::call::{
+    CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetMedia, SignalReceived,
+};
 use crate::rest::{ApiError, Member, Message, Presence, Role, User, Visibility};
 use crate::PROTOCOL_VERSION;
 
@@ -46,6 +49,16 @@ pub enum ClientEvent {
     MarkRead(MarkRead),
     #[serde(rename = "presence.set")]
     SetPresence(SetPresence),
+    /// Answered by `call.joined`.
+    #[serde(rename = "call.join")]
+    JoinCall(JoinCall),
+    #[serde(rename = "call.leave")]
+    LeaveCall(LeaveCall),
+    /// Relayed to one participant of the same call as `call.signal`.
+    #[serde(rename = "call.signal")]
+    SendSignal(SendSignal),
+    #[serde(rename = "call.media")]
+    SetMedia(SetMedia),
     #[serde(rename = "ping")]
     Ping,
 }
@@ -150,6 +163,18 @@ pub enum ServerEvent {
     /// gone from their list.
     #[serde(rename = "member.left")]
     MemberLeft(MemberLeft),
+    /// Answer to `call.join`.
+    #[serde(rename = "call.joined")]
+    CallJoined(CallJoined),
+    /// Who is in a room's call, sent to every member on every change and on
+    /// connecting. An empty participant list means the call ended.
+    #[serde(rename = "call.state")]
+    CallState(CallState),
+    /// A call started in one of the viewer's rooms.
+    #[serde(rename = "call.ring")]
+    CallRing(CallRing),
+    #[serde(rename = "call.signal")]
+    Signal(SignalReceived),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -253,12 +278,14 @@ impl ClientFrame {
         }
         match value.get("v").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
-            Some(v) => return Err(fail(
-                "unsupported_version",
-                format!(
+            Some(v) => {
+                return Err(fail(
+                    "unsupported_version",
+                    format!(
                     "Protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}."
                 ),
-            )),
+                ))
+            }
             None => {
                 return Err(fail(
                     "invalid_event",

@@ -5,6 +5,7 @@
 //! `crate::rooms`) and do nothing but translate.
 
 mod auth;
+mod calls;
 mod invites;
 mod messages;
 mod rooms;
@@ -40,7 +41,8 @@ use crate::SharedApp;
         (name = "auth", description = "Accounts and sessions"),
         (name = "rooms", description = "Rooms and membership"),
         (name = "messages", description = "Chat history and messages"),
-        (name = "invites", description = "Invitation links")
+        (name = "invites", description = "Invitation links"),
+        (name = "calls", description = "Calls; signaling itself is on the WebSocket")
     )
 )]
 struct ApiDoc;
@@ -84,6 +86,8 @@ pub fn router() -> (Router<SharedApp>, utoipa::openapi::OpenApi) {
         .routes(routes!(invites::revoke))
         .routes(routes!(invites::preview))
         .routes(routes!(invites::accept))
+        .routes(routes!(calls::state))
+        .routes(routes!(calls::ice_servers))
         .split_for_parts()
 }
 

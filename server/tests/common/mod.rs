@@ -335,6 +335,19 @@ impl Ws {
         self.stream.send(message).await
     }
 
+    /// Closes with `code` and waits for the server's answering close.
+    pub async fn close_with(&mut self, code: u16) {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        self.stream
+            .close(Some(frame))
+            .await
+            .expect("websocket close");
+        while let Some(Ok(_)) = self.stream.next().await {}
+    }
+
     /// The next frame or the close, skipping pings.
     pub async fn receive(&mut self) -> Received {
         loop {

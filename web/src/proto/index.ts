@@ -133,17 +133,17 @@ role?: Role, };
 
 export type InvitePreview = { room_id: number, room_name: string, role: Role, expires_at?: number, };
 
-export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "ping" });
+export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "ping" });
 
-export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "ping" };
+export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "ping" };
 
 export type ServerFrame = { v: number, 
 /**
  * The `id` of the client frame this answers; absent on pushed events.
  */
-id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft });
+id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived });
 
-export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft };
+export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived };
 
 export type AuthPayload = { 
 /**
@@ -186,3 +186,54 @@ export type RoomDeleted = { room_id: number, };
 export type MemberEvent = { room_id: number, member: Member, };
 
 export type MemberLeft = { room_id: number, user_id: number, };
+
+export type MediaState = { audio: boolean, video: boolean, screen: boolean, };
+
+export type TopologyMode = "mesh" | "sfu";
+
+export type Topology = { mode: TopologyMode, epoch: number, };
+
+export type CallParticipant = { participant_id: string, user_id: number, username: string, media: MediaState, joined_at: number, };
+
+export type CallState = { room_id: number, 
+/**
+ * Increases with every change on the server; a client keeps the state
+ * with the highest revision it has seen, so a late event never undoes a
+ * newer one.
+ */
+revision: number, participants: Array<CallParticipant>, topology: Topology, started_at?: number, };
+
+export type IceServer = { urls: Array<string>, username?: string, credential?: string, };
+
+export type IceServers = { ice_servers: Array<IceServer>, };
+
+export type SdpType = "offer" | "answer" | "pranswer" | "rollback";
+
+export type SessionDescription = { type: SdpType, sdp: string, };
+
+export type IceCandidate = { candidate: string, sdpMid?: string, sdpMLineIndex?: number, usernameFragment?: string, };
+
+export type Signal = { "description": SessionDescription } | { "candidate": IceCandidate };
+
+export type JoinCall = { room_id: number, media: MediaState, 
+/**
+ * After a reconnect: the participant id this tab had, to take its place
+ * again without the others seeing it leave.
+ */
+resume?: string, };
+
+export type LeaveCall = { room_id: number, };
+
+export type SendSignal = { room_id: number, 
+/**
+ * The participant it is for.
+ */
+to: string, signal: Signal, };
+
+export type SetMedia = { room_id: number, media: MediaState, };
+
+export type CallJoined = { participant_id: string, call: CallState, ice_servers: Array<IceServer>, };
+
+export type SignalReceived = { room_id: number, from: string, signal: Signal, };
+
+export type CallRing = { room_id: number, user_id: number, username: string, };
