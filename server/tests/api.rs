@@ -42,6 +42,8 @@ async fn openapi_documents_every_rest_endpoint() {
         ("delete", "/api/v1/rooms/{id}/invites/{code}"),
         ("get", "/api/v1/invites/{code}"),
         ("post", "/api/v1/invites/{code}/accept"),
+        ("get", "/api/v1/rooms/{id}/call"),
+        ("get", "/api/v1/ice-servers"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in expected {

@@ -9,7 +9,7 @@ import { ApiError } from './http';
 
 const PROTOCOL_VERSION = 1;
 const CLOSE_UNAUTHENTICATED = 4001;
-export const REQUEST_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 30_000;
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 import { useT } from '../i18n';
+import { Icon } from './Icon';
 
 interface DialogProps {
   title: string;
@@ -24,7 +25,7 @@ export function Dialog({ title, onClose, children }: DialogProps) {
       <header className="dialog-header">
         <h2 id={titleId}>{title}</h2>
         <button type="button" className="icon-button" aria-label={t('common.close')} onClick={onClose}>
-          ×
+          <Icon name="close" />
         </button>
       </header>
       {children}

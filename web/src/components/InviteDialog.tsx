@@ -5,6 +5,7 @@ import { formatDateTime } from '../i18n/format';
 import type { Invite, Room } from '../proto';
 import { notify } from '../store/toasts';
 import { Dialog } from './Dialog';
+import { Icon } from './Icon';
 
 const EXPIRY_SECS = { hour: 3600, day: 86_400, week: 604_800, month: 2_592_000 } as const;
 type Expiry = keyof typeof EXPIRY_SECS;
@@ -136,7 +137,7 @@ export function InviteDialog({ room, onClose }: { room: Room; onClose(): void })
               aria-label={t('invite.revoke', { code: invite.code })}
               onClick={() => revoke(invite.code)}
             >
-              ✕
+              <Icon name="trash" />
             </button>
           </li>
         ))}

@@ -7,6 +7,7 @@ import type { OutboxEntry } from '../store/outbox';
 import { notify } from '../store/toasts';
 import { ConfirmDialog } from './Dialog';
 import { EditMessageForm } from './EditMessageForm';
+import { Icon } from './Icon';
 import { Markdown } from './Markdown';
 
 interface MessageItemProps {
@@ -46,7 +47,7 @@ export const MessageItem = memo(function MessageItem({ message, own, canDelete }
         <div className="message-actions">
           {own && (
             <button type="button" className="icon-button" aria-label={t('chat.edit')} onClick={() => setEditing(true)}>
-              ✎
+              <Icon name="edit" />
             </button>
           )}
           {canDelete && (
@@ -56,7 +57,7 @@ export const MessageItem = memo(function MessageItem({ message, own, canDelete }
               aria-label={t('chat.delete')}
               onClick={() => setConfirmingDelete(true)}
             >
-              🗑
+              <Icon name="trash" />
             </button>
           )}
         </div>

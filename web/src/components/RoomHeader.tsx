@@ -6,6 +6,7 @@ import type { Room } from '../proto';
 import { dropRoom } from '../store/sync';
 import { notify } from '../store/toasts';
 import { ConfirmDialog } from './Dialog';
+import { RoomIcon } from './Icon';
 import { InviteDialog } from './InviteDialog';
 
 interface RoomHeaderProps {
@@ -35,7 +36,7 @@ export function RoomHeader({ room, membersShown, onToggleMembers }: RoomHeaderPr
   return (
     <header className="room-header">
       <h1 id="room-title" className="room-title">
-        <span aria-hidden="true">{room.visibility === 'private' ? '🔒 ' : '# '}</span>
+        <RoomIcon visibility={room.visibility} />
         {room.name}
       </h1>
       <span className="tag">{t(`visibility.${room.visibility}`)}</span>

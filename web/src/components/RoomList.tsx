@@ -2,6 +2,7 @@ import { NavLink } from 'react-router';
 import { useShallow } from 'zustand/react/shallow';
 import { useT } from '../i18n';
 import { sortRooms, useRooms } from '../store/rooms';
+import { RoomIcon } from './Icon';
 
 export function RoomList() {
   const { t, tn } = useT();
@@ -15,7 +16,7 @@ export function RoomList() {
         <li key={room.id}>
           <NavLink to={`/rooms/${room.id}`} className="room-link">
             <span className="room-link-name">
-              <span aria-hidden="true">{room.visibility === 'private' ? '🔒 ' : '# '}</span>
+              <RoomIcon visibility={room.visibility} />
               {room.name}
             </span>
             {room.unread > 0 && (

@@ -9,7 +9,7 @@ export function Sidebar({ id }: { id: string }) {
   const { t } = useT();
   const [creating, setCreating] = useState(false);
   return (
-    <aside id={id} className="sidebar">
+    <div id={id} className="sidebar">
       <div className="sidebar-actions">
         <button type="button" className="primary" onClick={() => setCreating(true)}>
           {t('nav.createRoom')}
@@ -26,6 +26,6 @@ export function Sidebar({ id }: { id: string }) {
       </nav>
       <UserPanel />
       {creating && <CreateRoomDialog onClose={() => setCreating(false)} />}
-    </aside>
+    </div>
   );
 }

@@ -1,5 +1,6 @@
 import { useT } from '../i18n';
 import { useToasts } from '../store/toasts';
+import { Icon } from './Icon';
 
 export function Toasts() {
   const { t } = useT();
@@ -20,7 +21,7 @@ export function Toasts() {
             aria-label={t('toast.dismiss')}
             onClick={() => dismiss(toast.id)}
           >
-            ×
+            <Icon name="close" />
           </button>
         </div>
       ))}

@@ -31,7 +31,6 @@ export const en = {
   'register.haveAccount': 'Already have an account?',
   'register.toLogin': 'Log in',
 
-  'nav.menu': 'Menu',
   'nav.openMenu': 'Open menu',
   'nav.closeMenu': 'Close menu',
   'nav.rooms': 'Your rooms',
@@ -62,14 +61,12 @@ export const en = {
   'visibility.publicHint': 'Public: anyone on this server can find and join it',
   'visibility.privateHint': 'Private: only people with an invite link can join',
 
-  'role.label': 'Role',
   'role.owner': 'Owner',
   'role.member': 'Member',
   'role.guest': 'Guest',
 
   'common.cancel': 'Cancel',
   'common.close': 'Close',
-  'common.confirm': 'Confirm',
   'common.save': 'Save',
   'common.delete': 'Delete',
 
@@ -113,12 +110,10 @@ export const en = {
   'chat.delete': 'Delete message',
   'chat.deleteConfirm': 'Delete this message? Everyone in the room will stop seeing it.',
   'chat.edited': '(edited)',
-  'chat.you': 'you',
   'chat.pending': 'Sending…',
   'chat.failed': 'Not sent',
   'chat.retry': 'Retry',
   'chat.discard': 'Discard',
-  'chat.messageFrom': 'Message from {name} at {time}',
 
   'typing.one': '{name} is typing…',
   'typing.two': '{first} and {second} are typing…',
@@ -147,7 +142,6 @@ export const en = {
   'invite.uses': '{uses} used',
   'invite.usesOf': '{uses} of {max} used',
   'invite.expires': 'expires {date}',
-  'invite.guestsCannot': 'Guests cannot invite people.',
 
   'invitePage.title': 'You are invited',
   'invitePage.body': 'Join “{name}” as {role}.',

@@ -29,7 +29,6 @@ export const fr: Dictionary = {
   'register.haveAccount': 'Déjà un compte ?',
   'register.toLogin': 'Se connecter',
 
-  'nav.menu': 'Menu',
   'nav.openMenu': 'Ouvrir le menu',
   'nav.closeMenu': 'Fermer le menu',
   'nav.rooms': 'Vos salons',
@@ -60,14 +59,12 @@ export const fr: Dictionary = {
   'visibility.publicHint': 'Public : tout le monde sur ce serveur peut le trouver et le rejoindre',
   'visibility.privateHint': 'Privé : seules les personnes ayant un lien d’invitation peuvent le rejoindre',
 
-  'role.label': 'Rôle',
   'role.owner': 'Propriétaire',
   'role.member': 'Membre',
   'role.guest': 'Invité',
 
   'common.cancel': 'Annuler',
   'common.close': 'Fermer',
-  'common.confirm': 'Confirmer',
   'common.save': 'Enregistrer',
   'common.delete': 'Supprimer',
 
@@ -112,12 +109,10 @@ export const fr: Dictionary = {
   'chat.delete': 'Supprimer le message',
   'chat.deleteConfirm': 'Supprimer ce message ? Plus personne dans le salon ne le verra.',
   'chat.edited': '(modifié)',
-  'chat.you': 'vous',
   'chat.pending': 'Envoi…',
   'chat.failed': 'Non envoyé',
   'chat.retry': 'Réessayer',
   'chat.discard': 'Abandonner',
-  'chat.messageFrom': 'Message de {name} à {time}',
 
   'typing.one': '{name} est en train d’écrire…',
   'typing.two': '{first} et {second} sont en train d’écrire…',
@@ -146,7 +141,6 @@ export const fr: Dictionary = {
   'invite.uses': '{uses} utilisée(s)',
   'invite.usesOf': '{uses} sur {max} utilisée(s)',
   'invite.expires': 'expire le {date}',
-  'invite.guestsCannot': 'Les invités ne peuvent pas inviter d’autres personnes.',
 
   'invitePage.title': 'Vous êtes invité',
   'invitePage.body': 'Rejoindre « {name} » en tant que {role}.',

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Outlet, useLocation } from 'react-router';
 import { ConnectionStatus } from '../components/ConnectionStatus';
+import { Icon } from '../components/Icon';
 import { Sidebar } from '../components/Sidebar';
 import { useT } from '../i18n';
 import { useRooms } from '../store/rooms';
@@ -35,7 +36,7 @@ export function AppLayout() {
           aria-controls="sidebar"
           onClick={() => setMenuOpen(!menuOpen)}
         >
-          ☰
+          <Icon name={menuOpen ? 'close' : 'menu'} />
         </button>
         <span className="brand">Mesh</span>
         <ConnectionStatus />

@@ -35,7 +35,7 @@ export function BrowsePage() {
         {rooms?.map((room) => (
           <li key={room.id} className="browse-item">
             <div>
-              <strong># {room.name}</strong>
+              <strong>{room.name}</strong>
               <span className="muted"> · {tn('browse.members', room.member_count)}</span>
             </div>
             {room.role ? (

@@ -11,8 +11,9 @@ import type { Room } from '../proto';
 import { useChat } from '../store/chat';
 import { useMembers } from '../store/members';
 import { findRoom, useRooms } from '../store/rooms';
-import { newestMessageId } from '../store/timeline';
+import { useSession } from '../store/session';
 import { notify } from '../store/toasts';
+import { newestFromOthers } from '../store/unread';
 
 const WIDE_SCREEN = '(min-width: 1100px)';
 
@@ -71,7 +72,8 @@ function useRoomData(roomId: number): void {
 
 /** Keeps the read marker on the newest message while the room is on screen. */
 function useReadMarker(room: Room): void {
-  const newestId = useChat((state) => newestMessageId(state.timelines[room.id]?.messages ?? []));
+  const myUserId = useSession((state) => state.user?.id);
+  const newestId = useChat((state) => newestFromOthers(state.timelines[room.id]?.messages ?? [], myUserId));
   const visible = usePageVisible();
   useEffect(() => {
     useRooms.getState().markRead(room.id, newestId, !visible);

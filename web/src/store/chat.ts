@@ -16,7 +16,7 @@ import {
 import { mergeMessages, newestMessageId, replaceMessage, withoutMessage } from './timeline';
 import { notify } from './toasts';
 
-export const PAGE_SIZE = 50;
+const PAGE_SIZE = 50;
 /** Catching up after a long disconnection stops after this many pages and
  * starts again from the newest page instead. */
 const MAX_CATCH_UP_PAGES = 10;

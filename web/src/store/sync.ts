@@ -37,9 +37,11 @@ export function startSync(): () => void {
 /** After a reconnect: unread counts, missed messages and presence. */
 async function resync(): Promise<void> {
   await useRooms.getState().load();
-  const { rooms } = useRooms.getState();
+  const { rooms, activeRoomId } = useRooms.getState();
   const isMember = (roomId: number) => findRoom(rooms, roomId) !== undefined;
   const openRooms = Object.keys(useChat.getState().timelines).map(Number);
+  // The room on screen may have failed its first load while offline.
+  if (activeRoomId !== null && !openRooms.includes(activeRoomId)) openRooms.push(activeRoomId);
   const listedRooms = Object.keys(useMembers.getState().byRoom).map(Number);
   for (const roomId of new Set([...openRooms, ...listedRooms])) {
     if (!isMember(roomId)) forgetRoom(roomId);

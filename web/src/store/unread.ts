@@ -15,6 +15,15 @@ export function countsAsUnread(message: Message, viewer: ViewerContext): boolean
   return message.room_id !== viewer.activeRoomId || viewer.pageHidden;
 }
 
+/** The newest message written by someone else: our own messages never count
+ * as unread, so the read marker need not move for them. */
+export function newestFromOthers(messages: readonly Message[], myUserId: number | undefined): number | undefined {
+  for (let index = messages.length - 1; index >= 0; index--) {
+    if (messages[index].author_id !== myUserId) return messages[index].id;
+  }
+  return undefined;
+}
+
 /** The message id to send as the read marker of the room on screen, or null
  * when nothing needs sending. */
 export function readMarkerToSend(options: {
