@@ -3,7 +3,7 @@
 // reconnects with backoff. Close code 4001 means the session is gone: one token
 // refresh is tried before giving up.
 
-import type { ClientEvent, Message, Ready, ServerFrame } from '../proto';
+import type { ClientEvent, Ready, ServerFrame } from '../proto';
 import { backoffDelay } from './backoff';
 import { ApiError } from './http';
 
@@ -16,6 +16,10 @@ export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'of
 
 /** A pushed event: a server frame other than the answers `ready`, `ack` and `error`. */
 export type PushedEvent = Exclude<ServerFrame, { type: 'ready' | 'ack' | 'error' }>;
+
+/** The successful answer to a request: usually `ack`, whose payload is the
+ * committed Message for `message.send`/`message.edit` and null otherwise. */
+export type Answer = Exclude<ServerFrame, { type: 'error' | 'ready' }>;
 
 export interface RealtimeHandlers {
   /** A valid access token, or null when the session is gone. */
@@ -46,7 +50,7 @@ export interface RealtimeOptions {
 }
 
 interface PendingRequest {
-  resolve(payload: Message | null): void;
+  resolve(answer: Answer): void;
   reject(error: ApiError): void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -117,11 +121,11 @@ export class RealtimeClient {
     this.handlers.onStatus('offline');
   }
 
-  /** Sends a request and resolves with the payload of its `ack` (a Message for
-   * `message.send`/`message.edit`, otherwise null). Rejects with an ApiError:
-   * the server's, `timeout`, or `disconnected` when there is no live connection
-   * or it dropped before the answer. */
-  request(event: ClientEvent, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Message | null> {
+  /** Sends a request and resolves with the frame that answers it (same `id`).
+   * Rejects with an ApiError: the server's `error`, `timeout`, or
+   * `disconnected` when there is no live connection or it dropped before the
+   * answer. */
+  request(event: ClientEvent, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     const socket = this.socket;
     if (!socket || !this.ready) {
       return Promise.reject(new ApiError('disconnected', 'Not connected to the server.'));
@@ -169,17 +173,15 @@ export class RealtimeClient {
     } catch {
       return;
     }
-    switch (frame.type) {
-      case 'ready':
-        this.becameReady(frame.payload);
-        return;
-      case 'ack':
-      case 'error':
-        this.settle(frame);
-        return;
-      default:
-        this.handlers.onEvent(frame);
+    if (frame.type === 'ready') {
+      this.becameReady(frame.payload);
+    } else if (frame.id !== undefined) {
+      this.settle(frame.id, frame);
+    } else if (frame.type !== 'ack' && frame.type !== 'error') {
+      this.handlers.onEvent(frame);
     }
+    // An `error` without an id reports a frame the server could not even
+    // read; every frame this client sends has an id, so there is nothing to do.
   }
 
   private becameReady(ready: Ready): void {
@@ -193,13 +195,14 @@ export class RealtimeClient {
     this.handlers.onReady(ready, reconnected);
   }
 
-  private settle(frame: Extract<ServerFrame, { type: 'ack' | 'error' }>): void {
-    const request = frame.id ? this.pending.get(frame.id) : undefined;
+  /** Answers carry the `id` of their request: settle it, whatever the type. */
+  private settle(id: string, frame: Exclude<ServerFrame, { type: 'ready' }>): void {
+    const request = this.pending.get(id);
     if (!request) return;
-    this.pending.delete(frame.id!);
+    this.pending.delete(id);
     clearTimeout(request.timer);
-    if (frame.type === 'ack') request.resolve(frame.payload ?? null);
-    else request.reject(new ApiError(frame.payload.code, frame.payload.message));
+    if (frame.type === 'error') request.reject(new ApiError(frame.payload.code, frame.payload.message));
+    else request.resolve(frame);
   }
 
   private dropped(socket: SocketLike, code: number): void {

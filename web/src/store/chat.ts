@@ -63,8 +63,8 @@ export const useChat = create<ChatState>((set, get) => {
     if (!realtime.isReady) return; // stays pending; resendPending runs on reconnect
     const payload = { room_id: entry.roomId, client_id: entry.clientId, body: entry.body };
     realtime.request({ type: 'message.send', payload }).then(
-      (message) => {
-        if (message) get().receive(message);
+      (answer) => {
+        if (answer.type === 'ack' && answer.payload) get().receive(answer.payload);
       },
       (error: ApiError) => {
         if (isRetriedOnReconnect(error.code)) return;
