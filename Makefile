@@ -4,7 +4,7 @@ CARGO ?= cargo
 NPM ?= npm
 WEB := web
 
-.PHONY: run test web web-deps test-deps test-rust test-web test-e2e proto release clean
+.PHONY: run test web web-deps test-deps test-rust test-bench test-web test-e2e bench proto release clean
 
 ## Build the web client and a release server, then start it on http://localhost:8080.
 run: web
@@ -16,7 +16,7 @@ release: web
 	$(CARGO) build --release --bin mesh
 
 ## Everything: installs what the tests need, then runs unit, integration and browser tests.
-test: test-deps web test-rust test-web test-e2e
+test: test-deps web test-rust test-bench test-web test-e2e
 
 web-deps:
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
@@ -33,6 +33,16 @@ test-deps:
 
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast
+
+# Every benchmark at its smoke size, so none of them rots.
+test-bench:
+	$(CARGO) build --bin mesh --bin mesh-bench
+	./target/debug/mesh-bench chat --smoke
+
+## Full benchmark runs (release build); results go in bench/README.md.
+bench: web
+	$(CARGO) build --release --bin mesh --bin mesh-bench
+	./target/release/mesh-bench chat --json target/bench-chat.json
 
 test-web: web-deps
 	cd $(WEB) && $(NPM) run check

@@ -33,7 +33,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<AuthRespons
     validate_username(&username)?;
     validate_email(&email)?;
     validate_password(&request.password)?;
-    let password_hash = hash_password(request.password).await?;
+    let password_hash = hash_password(app, request.password).await?;
     let mode = app.config.registration;
     let invite_code = request.invite_code.filter(|code| !code.trim().is_empty());
     let refresh_ttl = app.config.refresh_token_ttl.as_millis() as i64;
@@ -119,7 +119,7 @@ pub async fn login(app: &App, request: LoginRequest, address: &str) -> Result<Au
         Some((user, hash)) => (Some(user), hash),
         None => (None, dummy_hash().to_owned()),
     };
-    let password_ok = verify_password(request.password, stored_hash).await?;
+    let password_ok = verify_password(app, request.password, stored_hash).await?;
     let Some(user) = user.filter(|_| password_ok) else {
         app.login_throttle
             .record_failure(&login, address, Instant::now());
@@ -327,7 +327,8 @@ fn validate_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-async fn hash_password(password: String) -> Result<String> {
+async fn hash_password(app: &App, password: String) -> Result<String> {
+    let _permit = app.password_hashing.acquire().await.map_err(|err| Error::Internal(err.into()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -339,7 +340,8 @@ async fn hash_password(password: String) -> Result<String> {
     .map_err(|err| Error::Internal(err.into()))?
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool> {
+async fn verify_password(app: &App, password: String, hash: String) -> Result<bool> {
+    let _permit = app.password_hashing.acquire().await.map_err(|err| Error::Internal(err.into()))?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|err| Error::Internal(anyhow::anyhow!("stored hash: {err}")))?;

@@ -51,6 +51,10 @@ pub struct App {
     pub calls: Calls,
     pub tokens: AccessTokens,
     pub login_throttle: LoginThrottle,
+    /// Argon2 takes 19 MiB and tens of milliseconds per hash: at most one
+    /// hash per core runs at a time, so a burst of sign-ins cannot exhaust
+    /// memory or starve everything else.
+    pub password_hashing: tokio::sync::Semaphore,
     pub metrics: Metrics,
     /// Flips to true when the server begins shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

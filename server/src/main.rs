@@ -27,6 +27,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    return_large_allocations_to_the_system();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => {
@@ -48,6 +49,18 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+    }
+}
+
+/// glibc raises its mmap threshold after large blocks are freed, after which
+/// each argon2 hash (19 MiB) lands in a per-thread arena that is never given
+/// back: a burst of sign-ins would leave hundreds of MiB resident. A fixed
+/// threshold keeps such blocks mmapped, so freeing them returns the memory.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
 }
 

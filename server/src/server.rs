@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use mesh_proto::{MAX_REST_BODY_BYTES, MAX_WS_FRAME_BYTES};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::calls::Calls;
 use crate::config::Config;
@@ -53,6 +53,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         hub: Hub::default(),
         calls: Calls::default(),
         login_throttle: LoginThrottle::new(LOGIN_WINDOW),
+        password_hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         metrics: Metrics::default(),
         shutdown: shutdown_rx,
     });
@@ -109,7 +110,11 @@ pub fn router(app: SharedApp) -> Router {
 }
 
 async fn websocket(State(app): State<SharedApp>, upgrade: WebSocketUpgrade) -> Response {
+    // Small buffers: most connections are idle most of the time, and the
+    // 128 KiB defaults would dominate the server's memory per connection.
     upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(MAX_WS_FRAME_BYTES)
         .max_frame_size(MAX_WS_FRAME_BYTES)
         .on_upgrade(move |socket| ws::serve(app, socket))
