@@ -1,0 +1,136 @@
+use std::time::{Duration, Instant};
+
+use mesh_sfu::{Layer, SfuEvent};
+use str0m::media::MediaKind;
+use str0m_netem::{Bitrate, DataSize, NetemConfig};
+
+use crate::harness::{Publish, Sim};
+
+/// Frame sizes alice's simulcast layers are written with.
+const HIGH: usize = 3_500;
+const LOW: usize = 300;
+
+/// The layers bob was switched to after `since`, with when.
+fn layer_changes(sim: &Sim, since: Instant) -> Vec<(Instant, Layer)> {
+    sim.events_since(since, |e| match e {
+        SfuEvent::LayerChanged {
+            subscriber, layer, ..
+        } if subscriber.as_str() == "bob" => Some(*layer),
+        _ => None,
+    })
+}
+
+fn last_layer(sim: &Sim, since: Instant) -> Option<Layer> {
+    layer_changes(sim, since).last().map(|(_, layer)| *layer)
+}
+
+/// The size of the latest frame of alice's video bob received.
+fn latest_frame_size(sim: &Sim) -> usize {
+    let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    frames.last().map(|frame| frame.size).unwrap_or(0)
+}
+
+#[test]
+fn a_subscriber_moves_down_a_layer_when_bandwidth_drops_and_back_up() {
+    let mut sim = Sim::new();
+    sim.join("standup", "alice", Publish::simulcast());
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+
+    let start = sim.now;
+    sim.run_until(Duration::from_secs(10), |sim| {
+        latest_frame_size(sim) == HIGH
+    });
+    assert_eq!(last_layer(&sim, start), Some(Layer::High));
+
+    // Bob's downlink shrinks to 250 kbit/s: only the 72 kbit/s layer fits.
+    let squeezed = sim.now;
+    let narrow = NetemConfig::new()
+        .latency(Duration::from_millis(10))
+        .link(Bitrate::kbps(250), DataSize::bytes(20_000));
+    sim.client_mut("bob").downlink.set_config(narrow);
+    sim.run_until(Duration::from_secs(15), |sim| latest_frame_size(sim) == LOW);
+    assert_eq!(last_layer(&sim, squeezed), Some(Layer::Low));
+
+    // On the low layer the picture keeps moving.
+    let at_low = sim.now;
+    sim.run_for(Duration::from_secs(2));
+    let frames = sim
+        .client("bob")
+        .frames_since("alice", MediaKind::Video, at_low);
+    assert!(frames >= 50, "only {frames} frames in 2 s on the low layer");
+
+    let relieved = sim.now;
+    sim.client_mut("bob")
+        .downlink
+        .set_config(NetemConfig::new().latency(Duration::from_millis(10)));
+    sim.run_until(Duration::from_secs(30), |sim| {
+        latest_frame_size(sim) == HIGH
+    });
+    assert_eq!(last_layer(&sim, relieved), Some(Layer::High));
+
+    // Every switch waited for a keyframe of its layer that the SFU asked for.
+    let changes = layer_changes(&sim, start);
+    for (switched_at, layer) in &changes {
+        let rid = match layer {
+            Layer::Low => "q",
+            Layer::Medium => "h",
+            Layer::High => "f",
+        };
+        let asked = sim.events_since(*switched_at - Duration::from_secs(2), |e| match e {
+            SfuEvent::KeyframeRequested { rid: Some(r), .. } if r == rid => Some(()),
+            _ => None,
+        });
+        assert!(
+            asked.iter().any(|(at, _)| at <= switched_at),
+            "switch to {layer:?} at {:?} without a keyframe request",
+            *switched_at - start
+        );
+    }
+    assert_eq!(
+        sim.sfu.metrics().snapshot().layer_switches,
+        changes.len() as u64
+    );
+
+    // RTP time runs on across every switch, although alice's layers run
+    // clocks 7,000,000 ticks apart. Gaps up to a second or two are frames
+    // lost while the link was congested.
+    let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    for pair in frames.windows(2) {
+        let step = pair[1].rtp_time as i64 - pair[0].rtp_time as i64;
+        assert!((1..=180_000).contains(&step), "RTP time jumped by {step}");
+    }
+}
+
+#[test]
+fn a_subscribers_max_layer_caps_what_it_receives() {
+    let mut sim = Sim::new();
+    sim.join("standup", "alice", Publish::simulcast());
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+    sim.run_until(Duration::from_secs(10), |sim| {
+        latest_frame_size(sim) == HIGH
+    });
+
+    // Bob shows alice in a small tile.
+    let (bob, alice) = ("bob".into(), "alice".into());
+    sim.sfu
+        .set_max_layer(&bob, &alice, Layer::for_tile_height(120))
+        .unwrap();
+    sim.run_until(Duration::from_secs(2), |sim| latest_frame_size(sim) == LOW);
+
+    sim.sfu.set_max_layer(&bob, &alice, Layer::High).unwrap();
+    sim.run_until(Duration::from_secs(2), |sim| latest_frame_size(sim) == HIGH);
+
+    // On a clean network, both switches left no gap in sequence numbers and
+    // none in RTP time.
+    let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    assert!(frames[1..].iter().all(|frame| frame.contiguous));
+    for pair in frames.windows(2) {
+        let step = pair[1].rtp_time as i64 - pair[0].rtp_time as i64;
+        assert!(
+            (1..=3 * 3_000).contains(&step),
+            "RTP time stepped by {step}"
+        );
+    }
+}
