@@ -17,6 +17,8 @@ export default defineConfig({
         // react-router marks its modules "use client", which means nothing here.
         if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning);
       },
+      // Libraries in a chunk of their own: it stays cached across releases.
+      output: { codeSplitting: { groups: [{ name: 'vendor', test: /node_modules/ }] } },
     },
   },
   test: { include: ['src/**/*.test.{ts,tsx}'] },

@@ -7,12 +7,20 @@
 //! participant stays in the call for the resume grace, so a tab that
 //! reconnects (`call.join` with `resume`) takes its place again without the
 //! others seeing it leave.
+//!
+//! Each call has a topology (mesh or SFU, see [`crate::topology`]) with an
+//! epoch that increases on every switch. Participants of a call on the SFU
+//! are joined to it; after a switch back to mesh they stay joined for
+//! [`SFU_RELEASE_GRACE`], so clients can keep showing SFU media until their
+//! mesh connections decode (make-before-break).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use mesh_proto::{
+    CallTopology, SetLayer, SFU_PARTICIPANT,
     CallJoined, CallParticipant, CallRing, CallState, IceServer, JoinCall, MediaState, SendSignal,
     ServerEvent, ServerFrame, Signal, SignalReceived, Topology, TopologyMode, MAX_CANDIDATE_BYTES,
     MAX_SDP_BYTES,
@@ -23,7 +31,14 @@ use crate::hub::ConnectionId;
 use crate::rooms::access;
 use crate::store::{rooms, users};
 use crate::tokens::{random_code, Actor};
-use crate::{now_ms, presence, App};
+use crate::topology::{self, Policy};
+use crate::{media, now_ms, presence, App, SharedApp};
+
+/// After a call returns to mesh, how long its participants keep their SFU
+/// connection, so clients switch without a gap.
+pub const SFU_RELEASE_GRACE: Duration = Duration::from_secs(10);
+/// How often calls waiting on the hysteresis or the release grace are checked.
+const CLOCK_TICK: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 pub struct Calls {
@@ -35,6 +50,14 @@ struct Call {
     participants: Vec<Participant>,
     topology: Topology,
     started_at: i64,
+    /// The room owner's choice: auto, mesh or sfu.
+    preference: CallTopology,
+    /// Since when the call has had at most the mesh limit of participants.
+    within_limit_since: Option<Instant>,
+    /// Participants joined to the SFU.
+    on_sfu: HashSet<String>,
+    /// When the call last went back to mesh, until its SFU joins are released.
+    mesh_since: Option<Instant>,
 }
 
 struct Participant {
@@ -64,6 +87,8 @@ impl Participant {
 /// What a change did, for the caller to announce once the lock is released.
 struct Change {
     state: CallState,
+    /// Participants who left and must leave the SFU too.
+    off_sfu: Vec<String>,
     /// Users whose count of tabs in a call went up (true) or down (false).
     presence: Vec<(i64, bool)>,
     started_by: Option<(i64, String)>,
@@ -118,10 +143,14 @@ impl Calls {
         let call = calls.get_mut(&room_id)?;
         let before = call.participants.len();
         let mut presence = Vec::new();
+        let mut off_sfu = Vec::new();
         call.participants.retain(|p| {
             let gone = which(p);
             if gone {
                 presence.push((p.user_id, false));
+                if call.on_sfu.remove(&p.id) {
+                    off_sfu.push(p.id.clone());
+                }
             }
             !gone
         });
@@ -136,9 +165,29 @@ impl Calls {
         };
         Some(Change {
             state,
+            off_sfu,
             presence,
             started_by: None,
         })
+    }
+
+    /// The room and live connection of a participant.
+    pub fn locate(&self, participant_id: &str) -> Option<(i64, ConnectionId)> {
+        self.lock().iter().find_map(|(room_id, call)| {
+            call.participants
+                .iter()
+                .find(|p| p.id == participant_id)
+                .and_then(|p| p.connection)
+                .map(|connection| (*room_id, connection))
+        })
+    }
+
+    /// The live connections in a room's call.
+    pub fn connections(&self, room_id: i64) -> Vec<ConnectionId> {
+        self.lock()
+            .get(&room_id)
+            .map(|call| call.participants.iter().filter_map(|p| p.connection).collect())
+            .unwrap_or_default()
     }
 
     /// The room of the call this connection is in, if any.
@@ -161,28 +210,19 @@ pub fn ice_servers(_app: &App) -> Vec<IceServer> {
     Vec::new()
 }
 
-pub async fn join(
-    app: &App,
-    actor: Actor,
-    connection: ConnectionId,
-    request: JoinCall,
-) -> Result<CallJoined> {
+pub async fn join(app: &App, actor: Actor, connection: ConnectionId, request: JoinCall) -> Result<CallJoined> {
     let room_id = request.room_id;
-    let (username, members) = app
+    let (username, members, preference) = app
         .store
         .call(move |conn| {
             access(conn, room_id, actor.user_id)?;
             let user = users::get(conn, actor.user_id)?.ok_or_else(Error::unauthorized)?;
-            Ok((user.username, rooms::member_ids(conn, room_id)?))
+            Ok((user.username, rooms::member_ids(conn, room_id)?, rooms::call_topology(conn, room_id)?))
         })
         .await?;
 
     // A tab is in at most one call: joining another leaves the first.
-    if let Some(other) = app
-        .calls
-        .room_of_connection(connection)
-        .filter(|r| *r != room_id)
-    {
+    if let Some(other) = app.calls.room_of_connection(connection).filter(|r| *r != room_id) {
         leave(app, connection, other).await?;
     }
 
@@ -191,16 +231,18 @@ pub async fn join(
         let now = now_ms();
         let call = calls.entry(room_id).or_insert_with(|| Call {
             participants: Vec::new(),
-            topology: Topology {
-                mode: TopologyMode::Mesh,
-                epoch: 1,
-            },
+            topology: Topology { mode: TopologyMode::Mesh, epoch: 1 },
             started_at: now,
+            preference,
+            within_limit_since: None,
+            on_sfu: HashSet::new(),
+            mesh_since: None,
         });
+        // A resume takes the place over even if the server has not yet noticed
+        // the old connection is gone (a half-open TCP connection).
         let existing = call.participants.iter_mut().find(|p| {
             p.user_id == actor.user_id
-                && (p.connection == Some(connection)
-                    || (p.connection.is_none() && request.resume.as_deref() == Some(p.id.as_str())))
+                && (p.connection == Some(connection) || request.resume.as_deref() == Some(p.id.as_str()))
         });
         match existing {
             Some(participant) => {
@@ -224,31 +266,21 @@ pub async fn join(
             }
         }
     };
+    // Decide the topology (and join the SFU if it is used) before answering,
+    // so the new participant's first offer finds everything in place.
+    apply_topology(app, room_id).await;
     let state = app.calls.state(room_id);
     if let Some((started, presence)) = change {
         let started_by = started.then_some((actor.user_id, username));
-        announce(
-            app,
-            &members,
-            Change {
-                state: state.clone(),
-                presence,
-                started_by,
-            },
-        )
-        .await;
+        let change = Change { state: state.clone(), off_sfu: Vec::new(), presence, started_by };
+        announce(app, &members, change).await;
     } else {
-        // A resumed tab: only it needs the current state.
-        app.hub.send_to_connection(
-            connection,
-            &ServerFrame::event(ServerEvent::CallState(state.clone())),
-        );
+        // A resumed tab: the others see no one leave or arrive, but a fresh
+        // state tells them it is reachable again (and its media flags).
+        let change = Change { state: state.clone(), off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+        announce(app, &members, change).await;
     }
-    Ok(CallJoined {
-        participant_id,
-        call: state,
-        ice_servers: ice_servers(app),
-    })
+    Ok(CallJoined { participant_id, call: state, ice_servers: ice_servers(app) })
 }
 
 /// Leaves the call of `room_id` that this connection is in.
@@ -260,8 +292,153 @@ pub async fn leave(app: &App, connection: ConnectionId, room_id: i64) -> Result<
     announce_to_room(app, change).await
 }
 
-/// Relays a signal to another participant of the same call.
-pub fn signal(app: &App, connection: ConnectionId, request: SendSignal) -> Result<()> {
+/// The policy every topology decision follows.
+fn policy(app: &App) -> Policy {
+    Policy {
+        mesh_limit: app.config.mesh_limit,
+        hysteresis: app.config.sfu.as_ref().map(|sfu| sfu.hysteresis).unwrap_or_default(),
+        sfu_available: app.media.is_some(),
+    }
+}
+
+/// Decides a call's topology again, announces a switch with a new epoch, and
+/// joins its participants to the SFU when it is used.
+async fn apply_topology(app: &App, room_id: i64) {
+    let policy = policy(app);
+    let (switched, to_join) = {
+        let mut calls = app.calls.lock();
+        let Some(call) = calls.get_mut(&room_id) else { return };
+        let now = Instant::now();
+        if call.participants.len() <= policy.mesh_limit {
+            call.within_limit_since.get_or_insert(now);
+        } else {
+            call.within_limit_since = None;
+        }
+        let within_limit_for = call.within_limit_since.map(|since| now - since);
+        let decision =
+            topology::decide(&policy, call.preference, call.participants.len(), call.topology.mode, within_limit_for);
+        let switched = decision.mode != call.topology.mode;
+        if switched {
+            call.topology = Topology { mode: decision.mode, epoch: call.topology.epoch + 1 };
+            call.mesh_since = (decision.mode == TopologyMode::Mesh).then_some(now);
+            tracing::info!(room = room_id, mode = ?decision.mode, epoch = call.topology.epoch, participants = call.participants.len(), "call topology switched");
+        }
+        let to_join: Vec<String> = if decision.mode == TopologyMode::Sfu {
+            let newcomers: Vec<String> =
+                call.participants.iter().map(|p| p.id.clone()).filter(|id| !call.on_sfu.contains(id)).collect();
+            call.on_sfu.extend(newcomers.iter().cloned());
+            newcomers
+        } else {
+            Vec::new()
+        };
+        (switched, to_join)
+    };
+    if let Some(media) = &app.media {
+        for participant in to_join {
+            if let Err(err) = media.join(room_id, &participant).await {
+                tracing::error!(room = room_id, participant, error = %err, "could not join the SFU");
+                if let Some(call) = app.calls.lock().get_mut(&room_id) {
+                    call.on_sfu.remove(&participant);
+                }
+            }
+        }
+    }
+    if switched {
+        let members = app.store.call(move |conn| Ok(rooms::member_ids(conn, room_id)?)).await;
+        match members {
+            Ok(members) => {
+                let state = app.calls.state(room_id);
+                let change = Change { state, off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+                announce(app, &members, change).await;
+            }
+            Err(err) => tracing::error!(room = room_id, error = %err, "could not announce a topology switch"),
+        }
+    }
+}
+
+/// Moves calls whose hysteresis has run out back to mesh, and releases SFU
+/// connections once the release grace after such a switch has passed.
+pub async fn run_clock(app: SharedApp) {
+    let mut tick = tokio::time::interval(CLOCK_TICK);
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = Instant::now();
+        let (waiting, releasing): (Vec<i64>, Vec<(i64, Vec<String>)>) = {
+            let mut calls = app.calls.lock();
+            let waiting = calls
+                .iter()
+                .filter(|(_, call)| call.topology.mode == TopologyMode::Sfu && call.within_limit_since.is_some())
+                .map(|(room_id, _)| *room_id)
+                .collect();
+            let releasing = calls
+                .iter_mut()
+                .filter(|(_, call)| call.mesh_since.is_some_and(|since| now - since >= SFU_RELEASE_GRACE))
+                .map(|(room_id, call)| {
+                    call.mesh_since = None;
+                    (*room_id, call.on_sfu.drain().collect())
+                })
+                .collect();
+            (waiting, releasing)
+        };
+        for room_id in waiting {
+            apply_topology(&app, room_id).await;
+        }
+        if let Some(media) = &app.media {
+            for (_, participants) in releasing {
+                for participant in participants {
+                    media.leave(&participant).await;
+                }
+            }
+        }
+    }
+}
+
+/// The room owner changed how the room's calls carry media.
+pub async fn preference_changed(app: &App, room_id: i64, preference: CallTopology) {
+    let exists = {
+        let mut calls = app.calls.lock();
+        calls.get_mut(&room_id).map(|call| call.preference = preference).is_some()
+    };
+    if exists {
+        apply_topology(app, room_id).await;
+    }
+}
+
+/// The SFU dropped a participant (its connection failed). If the call still
+/// uses the SFU, the participant is joined again so its browser can reconnect
+/// with a fresh offer.
+pub async fn sfu_dropped(app: &App, participant_id: &str) {
+    let room_id = {
+        let mut calls = app.calls.lock();
+        calls.iter_mut().find_map(|(room_id, call)| call.on_sfu.remove(participant_id).then_some(*room_id))
+    };
+    if let Some(room_id) = room_id {
+        apply_topology(app, room_id).await;
+    }
+}
+
+/// In SFU mode: the best layer a tab wants of one publisher's video.
+pub async fn set_layer(app: &App, connection: ConnectionId, request: SetLayer) -> Result<()> {
+    let subscriber = {
+        let calls = app.calls.lock();
+        let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
+        let subscriber = call.participants.iter().find(|p| p.connection == Some(connection)).ok_or_else(not_in_call)?;
+        if !call.on_sfu.contains(&subscriber.id) || !call.on_sfu.contains(&request.publisher) {
+            return Err(Error::Conflict("Layers apply to calls on the SFU only.".into()));
+        }
+        subscriber.id.clone()
+    };
+    let media = app.media.as_ref().ok_or_else(not_in_call)?;
+    media.set_max_layer(&subscriber, &request.publisher, request.max_layer).await
+}
+
+/// Relays a signal to another participant of the same call, or hands it to
+/// the SFU when it is addressed to `"sfu"`.
+pub async fn signal(app: &SharedApp, connection: ConnectionId, request: SendSignal) -> Result<()> {
     match &request.signal {
         Signal::Description(description) if description.sdp.len() > MAX_SDP_BYTES => {
             return Err(Error::PayloadTooLarge(format!(
@@ -274,6 +451,20 @@ pub fn signal(app: &App, connection: ConnectionId, request: SendSignal) -> Resul
             )))
         }
         _ => {}
+    }
+    if request.to == SFU_PARTICIPANT {
+        let from = {
+            let calls = app.calls.lock();
+            let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
+            let from = call.participants.iter().find(|p| p.connection == Some(connection)).ok_or_else(not_in_call)?;
+            if !call.on_sfu.contains(&from.id) {
+                return Err(Error::Conflict(
+                    "This call is not using the SFU right now; follow the latest call.state.".into(),
+                ));
+            }
+            from.id.clone()
+        };
+        return media::signal(app, connection, request.room_id, &from, request.signal).await;
     }
     let (from, target) = {
         let calls = app.calls.lock();
@@ -329,15 +520,8 @@ pub async fn set_media(
         participant.media = media;
     }
     let state = app.calls.state(room_id);
-    announce_to_room(
-        app,
-        Change {
-            state,
-            presence: Vec::new(),
-            started_by: None,
-        },
-    )
-    .await
+    let change = Change { state, off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+    announce_to_room(app, change).await
 }
 
 /// A connection ended. A clean close (the tab went away or signed out) leaves
@@ -387,6 +571,11 @@ pub async fn remove_user(app: &App, room_id: i64, user_id: i64) -> Result<()> {
 /// Ends a room's call (the room was deleted).
 pub async fn end(app: &App, room_id: i64) {
     if let Some(change) = app.calls.remove_where(room_id, |_| true) {
+        if let Some(media) = &app.media {
+            for participant in &change.off_sfu {
+                media.leave(participant).await;
+            }
+        }
         // The members were told the room is gone; only presence changes.
         for (user_id, joined) in change.presence {
             update_presence(app, user_id, joined).await;
@@ -394,18 +583,28 @@ pub async fn end(app: &App, room_id: i64) {
     }
 }
 
+/// Tells the room about a change, and re-decides the topology when people left.
 async fn announce_to_room(app: &App, change: Change) -> Result<()> {
     let room_id = change.state.room_id;
+    let someone_left = change.presence.iter().any(|(_, joined)| !joined);
     let members = app
         .store
         .call(move |conn| Ok(rooms::member_ids(conn, room_id)?))
         .await?;
     announce(app, &members, change).await;
+    if someone_left {
+        apply_topology(app, room_id).await;
+    }
     Ok(())
 }
 
 async fn announce(app: &App, members: &[i64], change: Change) {
     let room_id = change.state.room_id;
+    if let Some(media) = &app.media {
+        for participant in &change.off_sfu {
+            media.leave(participant).await;
+        }
+    }
     if let Some((user_id, username)) = change.started_by {
         let ring = ServerFrame::event(ServerEvent::CallRing(CallRing {
             room_id,

@@ -2,7 +2,7 @@
 //! `MESH_*` environment variables. Every key is documented in
 //! `docs/configuration.md`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +27,21 @@ pub struct Config {
     pub call_resume_grace: Duration,
     /// Trust `X-Forwarded-For` from the reverse proxy for client addresses.
     pub trust_proxy: bool,
+    /// The embedded SFU; `None` when disabled.
+    pub sfu: Option<SfuSettings>,
+    /// Largest call that stays peer-to-peer (rooms may force mesh or SFU).
+    pub mesh_limit: usize,
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct SfuSettings {
+    /// UDP port, and the same number over TCP for ICE-TCP (0 picks one).
+    pub media_port: u16,
+    /// The address browsers reach the SFU on.
+    pub public_ip: IpAddr,
+    /// How long a call must stay within the mesh limit before leaving the SFU.
+    pub hysteresis: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -51,6 +65,11 @@ struct FileConfig {
     call_resume_grace_secs: Option<u64>,
     trust_proxy: Option<bool>,
     log_format: Option<String>,
+    sfu: Option<bool>,
+    media_port: Option<u16>,
+    public_ip: Option<String>,
+    mesh_limit: Option<u64>,
+    sfu_hysteresis_secs: Option<u64>,
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 15 * 60;
@@ -152,6 +171,33 @@ impl Config {
             None => from_file.trust_proxy.unwrap_or(false),
         };
 
+        let sfu_enabled = match env("MESH_SFU") {
+            Some(text) => parse_bool("MESH_SFU", &text)?,
+            None => from_file.sfu.unwrap_or(true),
+        };
+        let media_port = number("MESH_MEDIA_PORT", from_file.media_port.map(u64::from), 7881)?;
+        let media_port = u16::try_from(media_port)
+            .with_context(|| format!("MESH_MEDIA_PORT: {media_port} is not a port number"))?;
+        let public_ip = match pick("MESH_PUBLIC_IP", from_file.public_ip) {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("MESH_PUBLIC_IP: `{text}` is not an IP address"))?,
+            None => default_public_ip(),
+        };
+        let mesh_limit = number("MESH_MESH_LIMIT", from_file.mesh_limit, 4)?;
+        if !(1..=50).contains(&mesh_limit) {
+            bail!("MESH_MESH_LIMIT: {mesh_limit} is outside 1..=50");
+        }
+        let hysteresis = number("MESH_SFU_HYSTERESIS", from_file.sfu_hysteresis_secs, 5)?;
+        if hysteresis > 300 {
+            bail!("MESH_SFU_HYSTERESIS: {hysteresis} s is more than 300 s");
+        }
+        let sfu = sfu_enabled.then(|| SfuSettings {
+            media_port,
+            public_ip,
+            hysteresis: Duration::from_secs(hysteresis),
+        });
+
         let log_format = match pick("MESH_LOG_FORMAT", from_file.log_format)
             .as_deref()
             .unwrap_or("text")
@@ -171,6 +217,8 @@ impl Config {
             refresh_reuse_grace: Duration::from_secs(grace),
             call_resume_grace: Duration::from_secs(call_grace),
             trust_proxy,
+            sfu,
+            mesh_limit: mesh_limit as usize,
             log_format,
         })
     }
@@ -181,6 +229,20 @@ impl Config {
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     }
+}
+
+/// The first address of this host that others can reach: a non-loopback,
+/// non-link-local IPv4 address, else loopback (a single-machine setup).
+fn default_public_ip() -> IpAddr {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|interface| interface.ip())
+        .find(|ip| match ip {
+            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+            IpAddr::V6(_) => false,
+        })
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 fn parse_bool(key: &str, text: &str) -> anyhow::Result<bool> {

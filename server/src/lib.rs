@@ -5,7 +5,8 @@
 //! - [`api`]: REST under `/api/v1` (thin handlers, OpenAPI generated from them),
 //! - [`ws`]: the WebSocket protocol at `/api/v1/ws`,
 //! - the domain: [`auth`], [`rooms`], [`invites`], [`chat`], [`presence`],
-//!   [`calls`], with fan-out in the [`hub`],
+//!   [`calls`] with [`topology`], with fan-out in the [`hub`],
+//! - [`media`]: the embedded SFU (`mesh-sfu`) as the control plane drives it,
 //! - [`store`]: the embedded SQLite database,
 //! - [`web`]: the built web client, embedded in release builds.
 //!
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod invites;
+pub mod media;
 pub mod metrics;
 pub mod presence;
 pub mod rooms;
@@ -28,6 +30,7 @@ pub mod server;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod topology;
 pub mod web;
 pub mod ws;
 
@@ -49,6 +52,8 @@ pub struct App {
     pub store: Store,
     pub hub: Hub,
     pub calls: Calls,
+    /// The embedded SFU, unless disabled or unable to start.
+    pub media: Option<media::Media>,
     pub tokens: AccessTokens,
     pub login_throttle: LoginThrottle,
     /// Argon2 takes 19 MiB and tens of milliseconds per hash: at most one

@@ -26,6 +26,21 @@ pub struct Metrics {
     pub messages: Counter,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_duration: Family<RequestLabels, Histogram>,
+    sfu: SfuGauges,
+}
+
+/// The SFU's own counters, copied in at every scrape.
+#[derive(Default)]
+struct SfuGauges {
+    participants: Gauge,
+    tracks: Gauge,
+    packets_in: Gauge,
+    packets_out: Gauge,
+    bytes_in: Gauge,
+    bytes_out: Gauge,
+    packets_dropped: Gauge,
+    layer_switches: Gauge,
+    keyframe_requests: Gauge,
 }
 
 impl Default for Metrics {
@@ -65,8 +80,23 @@ impl Default for Metrics {
             "HTTP request latency by route and status",
             http_duration.clone(),
         );
+        let sfu = SfuGauges::default();
+        for (name, help, gauge) in [
+            ("sfu_participants", "Participants connected to the SFU", &sfu.participants),
+            ("sfu_tracks", "Tracks published to the SFU", &sfu.tracks),
+            ("sfu_packets_in", "Media packets received by the SFU since start", &sfu.packets_in),
+            ("sfu_packets_out", "Media packets sent by the SFU since start", &sfu.packets_out),
+            ("sfu_bytes_in", "Media bytes received by the SFU since start", &sfu.bytes_in),
+            ("sfu_bytes_out", "Media bytes sent by the SFU since start", &sfu.bytes_out),
+            ("sfu_packets_dropped", "Datagrams the SFU dropped since start", &sfu.packets_dropped),
+            ("sfu_layer_switches", "Simulcast layer switches since start", &sfu.layer_switches),
+            ("sfu_keyframe_requests", "Keyframe requests sent to publishers since start", &sfu.keyframe_requests),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         Metrics {
             registry,
+            sfu,
             ws_connections,
             rooms,
             rooms_created,
@@ -83,6 +113,21 @@ impl Metrics {
         self.http_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn record_sfu(&self, snapshot: &mesh_sfu::MetricsSnapshot) {
+        let set = |gauge: &Gauge, value: u64| {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        set(&self.sfu.participants, snapshot.participants);
+        set(&self.sfu.tracks, snapshot.tracks_published);
+        set(&self.sfu.packets_in, snapshot.packets_in);
+        set(&self.sfu.packets_out, snapshot.packets_out);
+        set(&self.sfu.bytes_in, snapshot.bytes_in);
+        set(&self.sfu.bytes_out, snapshot.bytes_out);
+        set(&self.sfu.packets_dropped, snapshot.packets_dropped);
+        set(&self.sfu.layer_switches, snapshot.layer_switches);
+        set(&self.sfu.keyframe_requests, snapshot.keyframe_requests);
     }
 
     pub fn render(&self) -> String {

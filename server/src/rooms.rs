@@ -127,6 +127,9 @@ pub async fn update(
             if let Some(visibility) = request.visibility {
                 rooms::set_visibility(&tx, room_id, visibility)?;
             }
+            if let Some(topology) = request.call_topology {
+                rooms::set_call_topology(&tx, room_id, topology)?;
+            }
             let room =
                 rooms::get(&tx, room_id, actor.user_id)?.ok_or_else(Error::room_not_found)?;
             let members = rooms::members(&tx, room_id)?;
@@ -134,11 +137,15 @@ pub async fn update(
             Ok((room, members))
         })
         .await?;
+    if let Some(topology) = request.call_topology {
+        crate::calls::preference_changed(app, room_id, topology).await;
+    }
     for member in members {
         let event = ServerEvent::RoomUpdated(RoomChanged {
             room_id,
             name: room.name.clone(),
             visibility: room.visibility,
+            call_topology: room.call_topology,
             role: member.role,
         });
         app.hub
@@ -214,6 +221,7 @@ pub async fn announce_joined(app: &App, user_id: i64, room: &Room) -> Result<()>
             room_id,
             name: room.name.clone(),
             visibility: room.visibility,
+            call_topology: room.call_topology,
             role,
         };
         app.hub.send_to_users(

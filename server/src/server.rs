@@ -18,6 +18,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::calls::Calls;
 use crate::config::Config;
+use crate::media::Media;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::secrets;
@@ -44,6 +45,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| local_url(local));
 
+    let (media, media_events) = match &config.sfu {
+        Some(settings) => match Media::start(settings).await {
+            Ok((media, events)) => (Some(media), Some(events)),
+            Err(err) => {
+                tracing::error!(error = %format!("{err:#}"), port = settings.media_port,
+                    "the SFU could not start (MESH_MEDIA_PORT); calls stay peer-to-peer");
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app: SharedApp = Arc::new(App {
         tokens: AccessTokens::new(&token_key, config.access_token_ttl),
@@ -52,11 +65,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store,
         hub: Hub::default(),
         calls: Calls::default(),
+        media,
         login_throttle: LoginThrottle::new(LOGIN_WINDOW),
         password_hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         metrics: Metrics::default(),
         shutdown: shutdown_rx,
     });
+
+    if let Some(events) = media_events {
+        tokio::spawn(crate::media::run_events(app.clone(), events));
+    }
+    tokio::spawn(crate::calls::run_clock(app.clone()));
 
     let router = router(app.clone());
     tracing::info!(address = %local, url = %public_url, "listening");
@@ -140,6 +159,9 @@ async fn metrics(State(app): State<SharedApp>) -> Response {
         .await
     {
         app.metrics.rooms.set(rooms);
+    }
+    if let Some(media) = &app.media {
+        app.metrics.record_sfu(&media.metrics());
     }
     (
         [(

@@ -346,7 +346,11 @@ async fn dispatch(
             Ok(ack)
         }
         ClientEvent::SendSignal(signal) => {
-            calls::signal(app, connection, signal)?;
+            calls::signal(app, connection, signal).await?;
+            Ok(ack)
+        }
+        ClientEvent::SetLayer(layer) => {
+            calls::set_layer(app, connection, layer).await?;
             Ok(ack)
         }
         ClientEvent::SetMedia(media) => {

@@ -33,6 +33,8 @@ export async function startServer(extraEnv = {}) {
       MESH_HTTP_ADDR: '127.0.0.1:0',
       MESH_DATA_DIR: dataDir,
       MESH_REGISTRATION: 'open',
+      MESH_MEDIA_PORT: '0',
+      MESH_PUBLIC_IP: '127.0.0.1',
       NO_COLOR: '1',
       ...extraEnv,
     },
@@ -85,7 +87,10 @@ export async function startServer(extraEnv = {}) {
   }
 }
 
-export function launchBrowser() {
+/** Chromium with fake camera, microphone and screen. `media: 'denied'` makes
+ * it refuse every camera and microphone prompt instead of granting it (the
+ * fake UI grants whatever a context says, so this needs its own process). */
+export function launchBrowser({ media = 'granted' } = {}) {
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -98,7 +103,11 @@ export function launchBrowser() {
       '--disable-sync',
       '--no-first-run',
       '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
+      media === 'denied' ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream',
+      // WebRTC between pages of this machine: host candidates on loopback,
+      // with their real address rather than an mDNS name.
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
     ],
   });
 }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
+/// The participant id that stands for the server's SFU in `call.signal`.
+pub const SFU_PARTICIPANT: &str = "sfu";
+
 /// Largest SDP the server relays, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Largest ICE candidate line the server relays, in bytes.
@@ -171,6 +174,25 @@ pub struct SetMedia {
     pub media: MediaState,
 }
 
+/// The best simulcast layer a subscriber wants of one publisher's video:
+/// what its tile can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoLayer {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SetLayer {
+    #[ts(type = "number")]
+    pub room_id: i64,
+    /// Whose video.
+    pub publisher: String,
+    pub max_layer: VideoLayer,
+}
+
 // Server → client payloads.
 
 /// Answer to `call.join`.
@@ -197,4 +219,12 @@ pub struct CallRing {
     #[ts(type = "number")]
     pub user_id: i64,
     pub username: String,
+}
+
+/// The loudest participant of a call that uses the SFU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ActiveSpeaker {
+    #[ts(type = "number")]
+    pub room_id: i64,
+    pub participant_id: String,
 }

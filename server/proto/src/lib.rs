@@ -49,6 +49,7 @@ pub fn typescript_declarations() -> String {
         RefreshRequest::decl(),
         AuthResponse::decl(),
         Visibility::decl(),
+        CallTopology::decl(),
         Role::decl(),
         Presence::decl(),
         Room::decl(),
@@ -103,6 +104,9 @@ pub fn typescript_declarations() -> String {
         CallJoined::decl(),
         SignalReceived::decl(),
         CallRing::decl(),
+        VideoLayer::decl(),
+        SetLayer::decl(),
+        ActiveSpeaker::decl(),
     ];
     let mut out = String::from(
         "// Generated from server/proto (mesh-proto) by `make proto`. Do not edit.\n\n",

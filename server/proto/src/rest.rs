@@ -119,6 +119,19 @@ pub enum Presence {
     Offline,
 }
 
+/// How a room's calls carry media, chosen by its owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CallTopology {
+    /// Peer-to-peer up to the server's mesh limit, the SFU above it.
+    #[default]
+    Auto,
+    /// Always peer-to-peer.
+    Mesh,
+    /// Always through the server's SFU.
+    Sfu,
+}
+
 /// A room as one user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Room {
@@ -126,6 +139,7 @@ pub struct Room {
     pub id: i64,
     pub name: String,
     pub visibility: Visibility,
+    pub call_topology: CallTopology,
     /// The viewer's role; absent when the viewer is not a member (public rooms).
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +175,10 @@ pub struct UpdateRoomRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub visibility: Option<Visibility>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub call_topology: Option<CallTopology>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::call::{
-    CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetMedia, SignalReceived,
+    ActiveSpeaker, CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetLayer, SetMedia, SignalReceived,
 };
-use crate::rest::{ApiError, Member, Message, Presence, Role, User, Visibility};
+use crate::rest::{ApiError, CallTopology, Member, Message, Presence, Role, User, Visibility};
 use crate::PROTOCOL_VERSION;
 
 /// A frame from client to server.
@@ -59,6 +59,9 @@ pub enum ClientEvent {
     SendSignal(SendSignal),
     #[serde(rename = "call.media")]
     SetMedia(SetMedia),
+    /// In SFU mode: the best layer this tab wants of a publisher's video.
+    #[serde(rename = "call.layer")]
+    SetLayer(SetLayer),
     #[serde(rename = "ping")]
     Ping,
 }
@@ -175,6 +178,9 @@ pub enum ServerEvent {
     CallRing(CallRing),
     #[serde(rename = "call.signal")]
     Signal(SignalReceived),
+    /// In SFU mode: who is speaking loudest now.
+    #[serde(rename = "call.speaker")]
+    ActiveSpeaker(ActiveSpeaker),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -213,6 +219,7 @@ pub struct RoomChanged {
     pub room_id: i64,
     pub name: String,
     pub visibility: Visibility,
+    pub call_topology: CallTopology,
     /// The viewer's role in the room.
     pub role: Role,
 }

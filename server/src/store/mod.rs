@@ -28,7 +28,10 @@ pub struct Store {
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_call_topology.sql"),
+];
 
 impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Store> {
@@ -137,6 +140,27 @@ pub(crate) fn visibility_from_sql(text: &str) -> rusqlite::Result<mesh_proto::Vi
         other => Err(rusqlite::Error::InvalidColumnType(
             0,
             format!("visibility `{other}`"),
+            rusqlite::types::Type::Text,
+        )),
+    }
+}
+
+pub(crate) fn call_topology_to_sql(topology: mesh_proto::CallTopology) -> &'static str {
+    match topology {
+        mesh_proto::CallTopology::Auto => "auto",
+        mesh_proto::CallTopology::Mesh => "mesh",
+        mesh_proto::CallTopology::Sfu => "sfu",
+    }
+}
+
+pub(crate) fn call_topology_from_sql(text: &str) -> rusqlite::Result<mesh_proto::CallTopology> {
+    match text {
+        "auto" => Ok(mesh_proto::CallTopology::Auto),
+        "mesh" => Ok(mesh_proto::CallTopology::Mesh),
+        "sfu" => Ok(mesh_proto::CallTopology::Sfu),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            0,
+            format!("call topology `{other}`"),
             rusqlite::types::Type::Text,
         )),
     }

@@ -1,13 +1,15 @@
 //! Rooms and membership.
 
-use mesh_proto::{Presence, Role, Room, Visibility};
+use mesh_proto::{CallTopology, Presence, Role, Room, Visibility};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{role_from_sql, role_to_sql, visibility_from_sql, visibility_to_sql};
+use super::{
+    call_topology_from_sql, call_topology_to_sql, role_from_sql, role_to_sql, visibility_from_sql, visibility_to_sql,
+};
 
 /// A room as seen by the viewer bound to `?1`; unread counts only what others wrote.
 const ROOM_SELECT: &str = "
-    SELECT r.id, r.name, r.visibility, m.role, r.created_at,
+    SELECT r.id, r.name, r.visibility, m.role, r.created_at, r.call_topology,
            (SELECT COUNT(*) FROM members WHERE room_id = r.id),
            (SELECT COUNT(*) FROM messages
              WHERE room_id = r.id AND id > m.last_read_id
@@ -23,9 +25,10 @@ fn room_from_row(row: &Row) -> rusqlite::Result<Room> {
         visibility: visibility_from_sql(&row.get::<_, String>(2)?)?,
         role: role.as_deref().map(role_from_sql).transpose()?,
         created_at: row.get(4)?,
-        member_count: row.get(5)?,
-        unread: row.get::<_, Option<i64>>(6)?.unwrap_or(0),
-        last_message_at: row.get(7)?,
+        call_topology: call_topology_from_sql(&row.get::<_, String>(5)?)?,
+        member_count: row.get(6)?,
+        unread: row.get::<_, Option<i64>>(7)?.unwrap_or(0),
+        last_message_at: row.get(8)?,
     })
 }
 
@@ -89,6 +92,19 @@ pub fn set_visibility(
         params![room_id, visibility_to_sql(visibility)],
     )?;
     Ok(())
+}
+
+pub fn set_call_topology(conn: &Connection, room_id: i64, topology: CallTopology) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE rooms SET call_topology = ?2 WHERE id = ?1",
+        params![room_id, call_topology_to_sql(topology)],
+    )?;
+    Ok(())
+}
+
+pub fn call_topology(conn: &Connection, room_id: i64) -> rusqlite::Result<CallTopology> {
+    let text: String = conn.query_row("SELECT call_topology FROM rooms WHERE id = ?1", [room_id], |row| row.get(0))?;
+    call_topology_from_sql(&text)
 }
 
 pub fn delete(conn: &Connection, room_id: i64) -> rusqlite::Result<()> {

@@ -1,12 +1,14 @@
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../api/endpoints';
+import { prepareCall } from '../call/controller';
 import { useT } from '../i18n';
 import type { Room } from '../proto';
+import { useCall } from '../store/call';
 import { dropRoom } from '../store/sync';
 import { notify } from '../store/toasts';
 import { ConfirmDialog } from './Dialog';
-import { RoomIcon } from './Icon';
+import { Icon, RoomIcon } from './Icon';
 import { InviteDialog } from './InviteDialog';
 
 interface RoomHeaderProps {
@@ -20,6 +22,7 @@ export function RoomHeader({ room, membersShown, onToggleMembers }: RoomHeaderPr
   const navigate = useNavigate();
   const [inviting, setInviting] = useState(false);
   const [confirmingLeave, setConfirmingLeave] = useState(false);
+  const inCall = useCall((state) => state.session?.roomId === room.id);
 
   const leave = async () => {
     setConfirmingLeave(false);
@@ -41,6 +44,12 @@ export function RoomHeader({ room, membersShown, onToggleMembers }: RoomHeaderPr
       </h1>
       <span className="tag">{t(`visibility.${room.visibility}`)}</span>
       <div className="room-actions" role="group" aria-label={t('room.actions')}>
+        {!inCall && (
+          <button type="button" className="primary" onClick={() => void prepareCall(room.id)}>
+            <Icon name="phone" />
+            {t('call.join')}
+          </button>
+        )}
         {room.role !== 'guest' && (
           <button type="button" onClick={() => setInviting(true)}>
             {t('room.invite')}

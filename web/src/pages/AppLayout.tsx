@@ -1,5 +1,8 @@
 import { useEffect, useState } from 'react';
 import { Outlet, useLocation } from 'react-router';
+import { CallAudio } from '../components/call/CallAudio';
+import { CallIndicator } from '../components/call/CallIndicator';
+import { RingToasts } from '../components/call/RingToasts';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { Icon } from '../components/Icon';
 import { Sidebar } from '../components/Sidebar';
@@ -39,12 +42,15 @@ export function AppLayout() {
           <Icon name={menuOpen ? 'close' : 'menu'} />
         </button>
         <span className="brand">Mesh</span>
+        <CallIndicator />
         <ConnectionStatus />
       </header>
       <Sidebar id="sidebar" />
       <main id="main" className="main">
         <Outlet />
       </main>
+      <RingToasts />
+      <CallAudio />
     </div>
   );
 }

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useParams } from 'react-router';
+import { CallBanner } from '../components/call/CallBanner';
+import { CallPanel } from '../components/call/CallPanel';
 import { Composer } from '../components/Composer';
 import { MemberList } from '../components/MemberList';
 import { MessageList } from '../components/MessageList';
@@ -8,6 +10,7 @@ import { TypingIndicator } from '../components/TypingIndicator';
 import { usePageVisible } from '../hooks/usePageVisible';
 import { useT } from '../i18n';
 import type { Room } from '../proto';
+import { useCall } from '../store/call';
 import { useChat } from '../store/chat';
 import { useMembers } from '../store/members';
 import { findRoom, useRooms } from '../store/rooms';
@@ -34,16 +37,18 @@ export function RoomPage() {
   return <RoomView key={room.id} room={room} />;
 }
 
-/** The room on screen: header, then the chat beside the member list. The grid
- * in styles.css leaves a `call` area above the chat for calls. */
+/** The room on screen: header, then the call (when this tab is in it, or a
+ * banner when others are), then the chat beside the member list. */
 function RoomView({ room }: { room: Room }) {
   const [membersShown, setMembersShown] = useState(() => window.matchMedia(WIDE_SCREEN).matches);
+  const inCall = useCall((state) => state.session?.roomId === room.id);
   useRoomData(room.id);
   useReadMarker(room);
 
   return (
-    <section className="room" aria-labelledby="room-title">
+    <section className={inCall ? 'room room-in-call' : 'room'} aria-labelledby="room-title">
       <RoomHeader room={room} membersShown={membersShown} onToggleMembers={() => setMembersShown(!membersShown)} />
+      {inCall ? <CallPanel roomId={room.id} /> : <CallBanner roomId={room.id} />}
       <div className="chat">
         <MessageList room={room} />
         <TypingIndicator roomId={room.id} />

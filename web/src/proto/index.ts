@@ -50,11 +50,13 @@ refresh_token: string, user: User, };
 
 export type Visibility = "public" | "private";
 
+export type CallTopology = "auto" | "mesh" | "sfu";
+
 export type Role = "guest" | "member" | "owner";
 
 export type Presence = "online" | "busy" | "offline";
 
-export type Room = { id: number, name: string, visibility: Visibility, 
+export type Room = { id: number, name: string, visibility: Visibility, call_topology: CallTopology, 
 /**
  * The viewer's role; absent when the viewer is not a member (public rooms).
  */
@@ -70,7 +72,7 @@ export type CreateRoomRequest = {
  */
 name: string, visibility: Visibility, };
 
-export type UpdateRoomRequest = { name?: string, visibility?: Visibility, };
+export type UpdateRoomRequest = { name?: string, visibility?: Visibility, call_topology?: CallTopology, };
 
 export type Member = { user_id: number, username: string, role: Role, presence: Presence, joined_at: number, };
 
@@ -133,17 +135,17 @@ role?: Role, };
 
 export type InvitePreview = { room_id: number, room_name: string, role: Role, expires_at?: number, };
 
-export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "ping" });
+export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" });
 
-export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "ping" };
+export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" };
 
 export type ServerFrame = { v: number, 
 /**
  * The `id` of the client frame this answers; absent on pushed events.
  */
-id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived });
+id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker });
 
-export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived };
+export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker };
 
 export type AuthPayload = { 
 /**
@@ -175,7 +177,7 @@ export type Typing = { room_id: number, user_id: number, username: string, };
 
 export type PresenceChanged = { user_id: number, status: Presence, };
 
-export type RoomChanged = { room_id: number, name: string, visibility: Visibility, 
+export type RoomChanged = { room_id: number, name: string, visibility: Visibility, call_topology: CallTopology, 
 /**
  * The viewer's role in the room.
  */
@@ -237,3 +239,13 @@ export type CallJoined = { participant_id: string, call: CallState, ice_servers:
 export type SignalReceived = { room_id: number, from: string, signal: Signal, };
 
 export type CallRing = { room_id: number, user_id: number, username: string, };
+
+export type VideoLayer = "low" | "medium" | "high";
+
+export type SetLayer = { room_id: number, 
+/**
+ * Whose video.
+ */
+publisher: string, max_layer: VideoLayer, };
+
+export type ActiveSpeaker = { room_id: number, participant_id: string, };

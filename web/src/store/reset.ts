@@ -1,3 +1,4 @@
+import { resetCall } from '../call/controller';
 import { initialChat, useChat } from './chat';
 import { initialConnection, useConnection } from './connection';
 import { initialMembers, useMembers } from './members';
@@ -11,4 +12,5 @@ export function resetStores(): void {
   useMembers.setState(initialMembers);
   useTyping.setState(initialTyping);
   useConnection.setState(initialConnection);
+  resetCall();
 }

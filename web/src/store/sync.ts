@@ -4,7 +4,9 @@
 import { freshAccessToken, refreshSession } from '../api/http';
 import type { PushedEvent } from '../api/realtime';
 import { realtime } from '../api/socket';
+import { endCallIn, handleCallEvent, leaveOnPageHide, signalingBack, signalingLost } from '../call/controller';
 import { t } from '../i18n';
+import { useCall } from './call';
 import { useChat } from './chat';
 import { useConnection } from './connection';
 import { useMembers } from './members';
@@ -19,19 +21,30 @@ export function startSync(): () => void {
   realtime.start({
     accessToken: freshAccessToken,
     refreshSession: async () => (await refreshSession()) !== null,
-    onStatus: (status) => useConnection.setState({ status }),
+    onStatus: (status) => {
+      useConnection.setState({ status });
+      if (status === 'reconnecting') signalingLost();
+    },
     onReady: (ready, reconnected) => {
       useSession.getState().setUser(ready.user);
       if (useConnection.getState().myPresence === 'busy') {
         realtime.request({ type: 'presence.set', payload: { status: 'busy' } }).catch(() => {});
       }
       useChat.getState().resendPending();
-      if (reconnected) void resync().catch(notify.failure);
+      if (reconnected) {
+        void signalingBack();
+        void resync().catch(notify.failure);
+      }
     },
     onEvent: applyEvent,
     onSessionLost: () => useSession.getState().expire(),
   });
-  return () => realtime.stop();
+  // A closing tab leaves its call at once rather than after the resume grace.
+  window.addEventListener('pagehide', leaveOnPageHide);
+  return () => {
+    window.removeEventListener('pagehide', leaveOnPageHide);
+    realtime.stop();
+  };
 }
 
 /** After a reconnect: unread counts, missed messages and presence. */
@@ -117,6 +130,11 @@ function applyEvent(event: PushedEvent): void {
       if (room) useRooms.getState().patch(room_id, { member_count: Math.max(0, room.member_count - 1) });
       return;
     }
+    case 'call.state':
+    case 'call.ring':
+    case 'call.signal':
+      handleCallEvent(event);
+      return;
   }
 }
 
@@ -133,4 +151,6 @@ export function dropRoom(roomId: number): void {
   useRooms.getState().remove(roomId);
   useChat.getState().forgetRoom(roomId);
   useMembers.getState().forgetRoom(roomId);
+  useCall.getState().forgetRoom(roomId);
+  endCallIn(roomId);
 }
