@@ -328,7 +328,11 @@ fn validate_password(password: &str) -> Result<()> {
 }
 
 async fn hash_password(app: &App, password: String) -> Result<String> {
-    let _permit = app.password_hashing.acquire().await.map_err(|err| Error::Internal(err.into()))?;
+    let _permit = app
+        .password_hashing
+        .acquire()
+        .await
+        .map_err(|err| Error::Internal(err.into()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -341,7 +345,11 @@ async fn hash_password(app: &App, password: String) -> Result<String> {
 }
 
 async fn verify_password(app: &App, password: String, hash: String) -> Result<bool> {
-    let _permit = app.password_hashing.acquire().await.map_err(|err| Error::Internal(err.into()))?;
+    let _permit = app
+        .password_hashing
+        .acquire()
+        .await
+        .map_err(|err| Error::Internal(err.into()))?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|err| Error::Internal(anyhow::anyhow!("stored hash: {err}")))?;

@@ -20,10 +20,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mesh_proto::{
-    CallTopology, SetLayer, SFU_PARTICIPANT,
-    CallJoined, CallParticipant, CallRing, CallState, IceServer, JoinCall, MediaState, SendSignal,
-    ServerEvent, ServerFrame, Signal, SignalReceived, Topology, TopologyMode, MAX_CANDIDATE_BYTES,
-    MAX_SDP_BYTES,
+    CallJoined, CallParticipant, CallRing, CallState, CallTopology, IceServer, JoinCall,
+    MediaState, SendSignal, ServerEvent, ServerFrame, SetLayer, Signal, SignalReceived, Topology,
+    TopologyMode, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, SFU_PARTICIPANT,
 };
 
 use crate::error::{Error, Result};
@@ -186,7 +185,12 @@ impl Calls {
     pub fn connections(&self, room_id: i64) -> Vec<ConnectionId> {
         self.lock()
             .get(&room_id)
-            .map(|call| call.participants.iter().filter_map(|p| p.connection).collect())
+            .map(|call| {
+                call.participants
+                    .iter()
+                    .filter_map(|p| p.connection)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -210,19 +214,32 @@ pub fn ice_servers(_app: &App) -> Vec<IceServer> {
     Vec::new()
 }
 
-pub async fn join(app: &App, actor: Actor, connection: ConnectionId, request: JoinCall) -> Result<CallJoined> {
+pub async fn join(
+    app: &App,
+    actor: Actor,
+    connection: ConnectionId,
+    request: JoinCall,
+) -> Result<CallJoined> {
     let room_id = request.room_id;
     let (username, members, preference) = app
         .store
         .call(move |conn| {
             access(conn, room_id, actor.user_id)?;
             let user = users::get(conn, actor.user_id)?.ok_or_else(Error::unauthorized)?;
-            Ok((user.username, rooms::member_ids(conn, room_id)?, rooms::call_topology(conn, room_id)?))
+            Ok((
+                user.username,
+                rooms::member_ids(conn, room_id)?,
+                rooms::call_topology(conn, room_id)?,
+            ))
         })
         .await?;
 
     // A tab is in at most one call: joining another leaves the first.
-    if let Some(other) = app.calls.room_of_connection(connection).filter(|r| *r != room_id) {
+    if let Some(other) = app
+        .calls
+        .room_of_connection(connection)
+        .filter(|r| *r != room_id)
+    {
         leave(app, connection, other).await?;
     }
 
@@ -231,7 +248,10 @@ pub async fn join(app: &App, actor: Actor, connection: ConnectionId, request: Jo
         let now = now_ms();
         let call = calls.entry(room_id).or_insert_with(|| Call {
             participants: Vec::new(),
-            topology: Topology { mode: TopologyMode::Mesh, epoch: 1 },
+            topology: Topology {
+                mode: TopologyMode::Mesh,
+                epoch: 1,
+            },
             started_at: now,
             preference,
             within_limit_since: None,
@@ -242,7 +262,8 @@ pub async fn join(app: &App, actor: Actor, connection: ConnectionId, request: Jo
         // the old connection is gone (a half-open TCP connection).
         let existing = call.participants.iter_mut().find(|p| {
             p.user_id == actor.user_id
-                && (p.connection == Some(connection) || request.resume.as_deref() == Some(p.id.as_str()))
+                && (p.connection == Some(connection)
+                    || request.resume.as_deref() == Some(p.id.as_str()))
         });
         match existing {
             Some(participant) => {
@@ -272,15 +293,29 @@ pub async fn join(app: &App, actor: Actor, connection: ConnectionId, request: Jo
     let state = app.calls.state(room_id);
     if let Some((started, presence)) = change {
         let started_by = started.then_some((actor.user_id, username));
-        let change = Change { state: state.clone(), off_sfu: Vec::new(), presence, started_by };
+        let change = Change {
+            state: state.clone(),
+            off_sfu: Vec::new(),
+            presence,
+            started_by,
+        };
         announce(app, &members, change).await;
     } else {
         // A resumed tab: the others see no one leave or arrive, but a fresh
         // state tells them it is reachable again (and its media flags).
-        let change = Change { state: state.clone(), off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+        let change = Change {
+            state: state.clone(),
+            off_sfu: Vec::new(),
+            presence: Vec::new(),
+            started_by: None,
+        };
         announce(app, &members, change).await;
     }
-    Ok(CallJoined { participant_id, call: state, ice_servers: ice_servers(app) })
+    Ok(CallJoined {
+        participant_id,
+        call: state,
+        ice_servers: ice_servers(app),
+    })
 }
 
 /// Leaves the call of `room_id` that this connection is in.
@@ -296,7 +331,12 @@ pub async fn leave(app: &App, connection: ConnectionId, room_id: i64) -> Result<
 fn policy(app: &App) -> Policy {
     Policy {
         mesh_limit: app.config.mesh_limit,
-        hysteresis: app.config.sfu.as_ref().map(|sfu| sfu.hysteresis).unwrap_or_default(),
+        hysteresis: app
+            .config
+            .sfu
+            .as_ref()
+            .map(|sfu| sfu.hysteresis)
+            .unwrap_or_default(),
         sfu_available: app.media.is_some(),
     }
 }
@@ -307,7 +347,9 @@ async fn apply_topology(app: &App, room_id: i64) {
     let policy = policy(app);
     let (switched, to_join) = {
         let mut calls = app.calls.lock();
-        let Some(call) = calls.get_mut(&room_id) else { return };
+        let Some(call) = calls.get_mut(&room_id) else {
+            return;
+        };
         let now = Instant::now();
         if call.participants.len() <= policy.mesh_limit {
             call.within_limit_since.get_or_insert(now);
@@ -315,17 +357,29 @@ async fn apply_topology(app: &App, room_id: i64) {
             call.within_limit_since = None;
         }
         let within_limit_for = call.within_limit_since.map(|since| now - since);
-        let decision =
-            topology::decide(&policy, call.preference, call.participants.len(), call.topology.mode, within_limit_for);
+        let decision = topology::decide(
+            &policy,
+            call.preference,
+            call.participants.len(),
+            call.topology.mode,
+            within_limit_for,
+        );
         let switched = decision.mode != call.topology.mode;
         if switched {
-            call.topology = Topology { mode: decision.mode, epoch: call.topology.epoch + 1 };
+            call.topology = Topology {
+                mode: decision.mode,
+                epoch: call.topology.epoch + 1,
+            };
             call.mesh_since = (decision.mode == TopologyMode::Mesh).then_some(now);
             tracing::info!(room = room_id, mode = ?decision.mode, epoch = call.topology.epoch, participants = call.participants.len(), "call topology switched");
         }
         let to_join: Vec<String> = if decision.mode == TopologyMode::Sfu {
-            let newcomers: Vec<String> =
-                call.participants.iter().map(|p| p.id.clone()).filter(|id| !call.on_sfu.contains(id)).collect();
+            let newcomers: Vec<String> = call
+                .participants
+                .iter()
+                .map(|p| p.id.clone())
+                .filter(|id| !call.on_sfu.contains(id))
+                .collect();
             call.on_sfu.extend(newcomers.iter().cloned());
             newcomers
         } else {
@@ -344,14 +398,24 @@ async fn apply_topology(app: &App, room_id: i64) {
         }
     }
     if switched {
-        let members = app.store.call(move |conn| Ok(rooms::member_ids(conn, room_id)?)).await;
+        let members = app
+            .store
+            .call(move |conn| Ok(rooms::member_ids(conn, room_id)?))
+            .await;
         match members {
             Ok(members) => {
                 let state = app.calls.state(room_id);
-                let change = Change { state, off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+                let change = Change {
+                    state,
+                    off_sfu: Vec::new(),
+                    presence: Vec::new(),
+                    started_by: None,
+                };
                 announce(app, &members, change).await;
             }
-            Err(err) => tracing::error!(room = room_id, error = %err, "could not announce a topology switch"),
+            Err(err) => {
+                tracing::error!(room = room_id, error = %err, "could not announce a topology switch")
+            }
         }
     }
 }
@@ -371,12 +435,17 @@ pub async fn run_clock(app: SharedApp) {
             let mut calls = app.calls.lock();
             let waiting = calls
                 .iter()
-                .filter(|(_, call)| call.topology.mode == TopologyMode::Sfu && call.within_limit_since.is_some())
+                .filter(|(_, call)| {
+                    call.topology.mode == TopologyMode::Sfu && call.within_limit_since.is_some()
+                })
                 .map(|(room_id, _)| *room_id)
                 .collect();
             let releasing = calls
                 .iter_mut()
-                .filter(|(_, call)| call.mesh_since.is_some_and(|since| now - since >= SFU_RELEASE_GRACE))
+                .filter(|(_, call)| {
+                    call.mesh_since
+                        .is_some_and(|since| now - since >= SFU_RELEASE_GRACE)
+                })
                 .map(|(room_id, call)| {
                     call.mesh_since = None;
                     (*room_id, call.on_sfu.drain().collect())
@@ -401,7 +470,10 @@ pub async fn run_clock(app: SharedApp) {
 pub async fn preference_changed(app: &App, room_id: i64, preference: CallTopology) {
     let exists = {
         let mut calls = app.calls.lock();
-        calls.get_mut(&room_id).map(|call| call.preference = preference).is_some()
+        calls
+            .get_mut(&room_id)
+            .map(|call| call.preference = preference)
+            .is_some()
     };
     if exists {
         apply_topology(app, room_id).await;
@@ -414,7 +486,9 @@ pub async fn preference_changed(app: &App, room_id: i64, preference: CallTopolog
 pub async fn sfu_dropped(app: &App, participant_id: &str) {
     let room_id = {
         let mut calls = app.calls.lock();
-        calls.iter_mut().find_map(|(room_id, call)| call.on_sfu.remove(participant_id).then_some(*room_id))
+        calls
+            .iter_mut()
+            .find_map(|(room_id, call)| call.on_sfu.remove(participant_id).then_some(*room_id))
     };
     if let Some(room_id) = room_id {
         apply_topology(app, room_id).await;
@@ -426,14 +500,22 @@ pub async fn set_layer(app: &App, connection: ConnectionId, request: SetLayer) -
     let subscriber = {
         let calls = app.calls.lock();
         let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
-        let subscriber = call.participants.iter().find(|p| p.connection == Some(connection)).ok_or_else(not_in_call)?;
+        let subscriber = call
+            .participants
+            .iter()
+            .find(|p| p.connection == Some(connection))
+            .ok_or_else(not_in_call)?;
         if !call.on_sfu.contains(&subscriber.id) || !call.on_sfu.contains(&request.publisher) {
-            return Err(Error::Conflict("Layers apply to calls on the SFU only.".into()));
+            return Err(Error::Conflict(
+                "Layers apply to calls on the SFU only.".into(),
+            ));
         }
         subscriber.id.clone()
     };
     let media = app.media.as_ref().ok_or_else(not_in_call)?;
-    media.set_max_layer(&subscriber, &request.publisher, request.max_layer).await
+    media
+        .set_max_layer(&subscriber, &request.publisher, request.max_layer)
+        .await
 }
 
 /// Relays a signal to another participant of the same call, or hands it to
@@ -456,10 +538,15 @@ pub async fn signal(app: &SharedApp, connection: ConnectionId, request: SendSign
         let from = {
             let calls = app.calls.lock();
             let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
-            let from = call.participants.iter().find(|p| p.connection == Some(connection)).ok_or_else(not_in_call)?;
+            let from = call
+                .participants
+                .iter()
+                .find(|p| p.connection == Some(connection))
+                .ok_or_else(not_in_call)?;
             if !call.on_sfu.contains(&from.id) {
                 return Err(Error::Conflict(
-                    "This call is not using the SFU right now; follow the latest call.state.".into(),
+                    "This call is not using the SFU right now; follow the latest call.state."
+                        .into(),
                 ));
             }
             from.id.clone()
@@ -520,7 +607,12 @@ pub async fn set_media(
         participant.media = media;
     }
     let state = app.calls.state(room_id);
-    let change = Change { state, off_sfu: Vec::new(), presence: Vec::new(), started_by: None };
+    let change = Change {
+        state,
+        off_sfu: Vec::new(),
+        presence: Vec::new(),
+        started_by: None,
+    };
     announce_to_room(app, change).await
 }
 

@@ -10,8 +10,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use mesh_proto::{
-    ActiveSpeaker, SdpType, ServerEvent, ServerFrame, SessionDescription, Signal, SignalReceived, VideoLayer,
-    SFU_PARTICIPANT,
+    ActiveSpeaker, SdpType, ServerEvent, ServerFrame, SessionDescription, Signal, SignalReceived,
+    VideoLayer, SFU_PARTICIPANT,
 };
 use mesh_sfu::driver::SfuHandle;
 use mesh_sfu::{Layer, MetricsSnapshot, ParticipantId, RoomId, SfuConfig, SfuError, SfuEvent};
@@ -43,7 +43,13 @@ impl Media {
         };
         let (handle, events) = mesh_sfu::driver::spawn(bind_ip, config).await?;
         tracing::info!(udp = %handle.udp_addr(), tcp = ?handle.tcp_addr(), public_ip = %settings.public_ip, "SFU listening");
-        Ok((Media { handle, signal_order: Mutex::new(HashMap::new()) }, events))
+        Ok((
+            Media {
+                handle,
+                signal_order: Mutex::new(HashMap::new()),
+            },
+            events,
+        ))
     }
 
     pub fn metrics(&self) -> MetricsSnapshot {
@@ -57,7 +63,10 @@ impl Media {
 
     pub async fn join(&self, room_id: i64, participant: &str) -> Result<()> {
         self.handle
-            .join(RoomId::from(room_id.to_string()), ParticipantId::from(participant))
+            .join(
+                RoomId::from(room_id.to_string()),
+                ParticipantId::from(participant),
+            )
             .await
             .map_err(internal)
     }
@@ -69,14 +78,23 @@ impl Media {
         }
     }
 
-    pub async fn set_max_layer(&self, subscriber: &str, publisher: &str, layer: VideoLayer) -> Result<()> {
+    pub async fn set_max_layer(
+        &self,
+        subscriber: &str,
+        publisher: &str,
+        layer: VideoLayer,
+    ) -> Result<()> {
         let layer = match layer {
             VideoLayer::Low => Layer::Low,
             VideoLayer::Medium => Layer::Medium,
             VideoLayer::High => Layer::High,
         };
         self.handle
-            .set_max_layer(ParticipantId::from(subscriber), ParticipantId::from(publisher), layer)
+            .set_max_layer(
+                ParticipantId::from(subscriber),
+                ParticipantId::from(publisher),
+                layer,
+            )
             .await
             .map_err(sfu_error)
     }
@@ -87,14 +105,23 @@ impl Media {
     }
 
     fn forget(&self, participant: &str) {
-        self.signal_order.lock().unwrap_or_else(|p| p.into_inner()).remove(participant);
+        self.signal_order
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(participant);
     }
 }
 
 /// A browser's signal for the SFU. Offers are answered on the same
 /// connection; candidates need no relaying, because the ICE-lite SFU learns
 /// the browser's address from its connectivity checks.
-pub async fn signal(app: &SharedApp, connection: ConnectionId, room_id: i64, from: &str, signal: Signal) -> Result<()> {
+pub async fn signal(
+    app: &SharedApp,
+    connection: ConnectionId,
+    room_id: i64,
+    from: &str,
+    signal: Signal,
+) -> Result<()> {
     let media = app.media.as_ref().ok_or_else(not_on_sfu)?;
     let Signal::Description(description) = signal else {
         return Ok(());
@@ -104,12 +131,26 @@ pub async fn signal(app: &SharedApp, connection: ConnectionId, room_id: i64, fro
     let participant = ParticipantId::from(from);
     match description.kind {
         SdpType::Offer => {
-            let answer = media.handle.accept_offer(participant, description.sdp).await.map_err(sfu_error)?;
-            let frame = sfu_signal(room_id, Signal::Description(SessionDescription { kind: SdpType::Answer, sdp: answer }));
+            let answer = media
+                .handle
+                .accept_offer(participant, description.sdp)
+                .await
+                .map_err(sfu_error)?;
+            let frame = sfu_signal(
+                room_id,
+                Signal::Description(SessionDescription {
+                    kind: SdpType::Answer,
+                    sdp: answer,
+                }),
+            );
             app.hub.send_to_connection(connection, &frame);
             Ok(())
         }
-        SdpType::Answer => media.handle.accept_answer(participant, description.sdp).await.map_err(sfu_error),
+        SdpType::Answer => media
+            .handle
+            .accept_answer(participant, description.sdp)
+            .await
+            .map_err(sfu_error),
         SdpType::Pranswer | SdpType::Rollback => Err(Error::validation(
             "The SFU takes offers and answers only; it gives way itself when offers cross.",
         )),
@@ -121,22 +162,39 @@ pub async fn run_events(app: SharedApp, mut events: Events) {
     while let Some(event) = events.recv().await {
         match event {
             SfuEvent::OfferNeeded { participant, sdp } => {
-                let Some((room_id, connection)) = app.calls.locate(participant.as_str()) else { continue };
-                let Some(media) = app.media.as_ref() else { continue };
+                let Some((room_id, connection)) = app.calls.locate(participant.as_str()) else {
+                    continue;
+                };
+                let Some(media) = app.media.as_ref() else {
+                    continue;
+                };
                 let order = media.order_lock(participant.as_str());
                 let _in_order = order.lock().await;
-                let offer = Signal::Description(SessionDescription { kind: SdpType::Offer, sdp });
-                app.hub.send_to_connection(connection, &sfu_signal(room_id, offer));
+                let offer = Signal::Description(SessionDescription {
+                    kind: SdpType::Offer,
+                    sdp,
+                });
+                app.hub
+                    .send_to_connection(connection, &sfu_signal(room_id, offer));
             }
-            SfuEvent::Disconnected { participant, reason } => {
-                tracing::info!(participant = participant.as_str(), ?reason, "SFU dropped a participant");
+            SfuEvent::Disconnected {
+                participant,
+                reason,
+            } => {
+                tracing::info!(
+                    participant = participant.as_str(),
+                    ?reason,
+                    "SFU dropped a participant"
+                );
                 if let Some(media) = app.media.as_ref() {
                     media.forget(participant.as_str());
                 }
                 crate::calls::sfu_dropped(&app, participant.as_str()).await;
             }
             SfuEvent::ActiveSpeaker { room, participant } => {
-                let Ok(room_id) = room.as_str().parse::<i64>() else { continue };
+                let Ok(room_id) = room.as_str().parse::<i64>() else {
+                    continue;
+                };
                 let frame = ServerFrame::event(ServerEvent::ActiveSpeaker(ActiveSpeaker {
                     room_id,
                     participant_id: participant.as_str().to_owned(),
@@ -154,11 +212,17 @@ pub async fn run_events(app: SharedApp, mut events: Events) {
 }
 
 fn sfu_signal(room_id: i64, signal: Signal) -> ServerFrame {
-    ServerFrame::event(ServerEvent::Signal(SignalReceived { room_id, from: SFU_PARTICIPANT.to_owned(), signal }))
+    ServerFrame::event(ServerEvent::Signal(SignalReceived {
+        room_id,
+        from: SFU_PARTICIPANT.to_owned(),
+        signal,
+    }))
 }
 
 fn not_on_sfu() -> Error {
-    Error::Conflict("This call is not using the SFU right now; follow the latest call.state.".into())
+    Error::Conflict(
+        "This call is not using the SFU right now; follow the latest call.state.".into(),
+    )
 }
 
 /// Errors the browser's SDP caused are the client's; the rest are ours.
@@ -166,8 +230,13 @@ fn sfu_error(err: SfuError) -> Error {
     match err {
         SfuError::UnknownParticipant(_) => not_on_sfu(),
         // The browser's offer crossed the SFU's; the SFU offers again.
-        SfuError::NoPendingOffer(_) => Error::Conflict("No offer from the SFU is waiting for an answer.".into()),
-        SfuError::Sdp { reason, .. } => Error::BadRequest("invalid_sdp", format!("The SFU refused that SDP: {reason}.")),
+        SfuError::NoPendingOffer(_) => {
+            Error::Conflict("No offer from the SFU is waiting for an answer.".into())
+        }
+        SfuError::Sdp { reason, .. } => Error::BadRequest(
+            "invalid_sdp",
+            format!("The SFU refused that SDP: {reason}."),
+        ),
         other => internal(other),
     }
 }

@@ -82,15 +82,47 @@ impl Default for Metrics {
         );
         let sfu = SfuGauges::default();
         for (name, help, gauge) in [
-            ("sfu_participants", "Participants connected to the SFU", &sfu.participants),
+            (
+                "sfu_participants",
+                "Participants connected to the SFU",
+                &sfu.participants,
+            ),
             ("sfu_tracks", "Tracks published to the SFU", &sfu.tracks),
-            ("sfu_packets_in", "Media packets received by the SFU since start", &sfu.packets_in),
-            ("sfu_packets_out", "Media packets sent by the SFU since start", &sfu.packets_out),
-            ("sfu_bytes_in", "Media bytes received by the SFU since start", &sfu.bytes_in),
-            ("sfu_bytes_out", "Media bytes sent by the SFU since start", &sfu.bytes_out),
-            ("sfu_packets_dropped", "Datagrams the SFU dropped since start", &sfu.packets_dropped),
-            ("sfu_layer_switches", "Simulcast layer switches since start", &sfu.layer_switches),
-            ("sfu_keyframe_requests", "Keyframe requests sent to publishers since start", &sfu.keyframe_requests),
+            (
+                "sfu_packets_in",
+                "Media packets received by the SFU since start",
+                &sfu.packets_in,
+            ),
+            (
+                "sfu_packets_out",
+                "Media packets sent by the SFU since start",
+                &sfu.packets_out,
+            ),
+            (
+                "sfu_bytes_in",
+                "Media bytes received by the SFU since start",
+                &sfu.bytes_in,
+            ),
+            (
+                "sfu_bytes_out",
+                "Media bytes sent by the SFU since start",
+                &sfu.bytes_out,
+            ),
+            (
+                "sfu_packets_dropped",
+                "Datagrams the SFU dropped since start",
+                &sfu.packets_dropped,
+            ),
+            (
+                "sfu_layer_switches",
+                "Simulcast layer switches since start",
+                &sfu.layer_switches,
+            ),
+            (
+                "sfu_keyframe_requests",
+                "Keyframe requests sent to publishers since start",
+                &sfu.keyframe_requests,
+            ),
         ] {
             registry.register(name, help, gauge.clone());
         }

@@ -18,8 +18,8 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::calls::Calls;
 use crate::config::Config;
-use crate::media::Media;
 use crate::hub::Hub;
+use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::secrets;
 use crate::store::Store;
@@ -67,7 +67,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         calls: Calls::default(),
         media,
         login_throttle: LoginThrottle::new(LOGIN_WINDOW),
-        password_hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        password_hashing: Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
         metrics: Metrics::default(),
         shutdown: shutdown_rx,
     });

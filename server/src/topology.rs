@@ -29,7 +29,10 @@ pub struct Decision {
 
 impl Decision {
     fn settled(mode: TopologyMode) -> Self {
-        Decision { mode, recheck_after: None }
+        Decision {
+            mode,
+            recheck_after: None,
+        }
     }
 }
 
@@ -48,14 +51,21 @@ pub fn decide(
     match preference {
         CallTopology::Mesh => Decision::settled(TopologyMode::Mesh),
         CallTopology::Sfu => Decision::settled(TopologyMode::Sfu),
-        CallTopology::Auto if participants > policy.mesh_limit => Decision::settled(TopologyMode::Sfu),
-        CallTopology::Auto if current == TopologyMode::Mesh => Decision::settled(TopologyMode::Mesh),
+        CallTopology::Auto if participants > policy.mesh_limit => {
+            Decision::settled(TopologyMode::Sfu)
+        }
+        CallTopology::Auto if current == TopologyMode::Mesh => {
+            Decision::settled(TopologyMode::Mesh)
+        }
         CallTopology::Auto => {
             let waited = within_limit_for.unwrap_or_default();
             if waited >= policy.hysteresis {
                 Decision::settled(TopologyMode::Mesh)
             } else {
-                Decision { mode: TopologyMode::Sfu, recheck_after: Some(policy.hysteresis - waited) }
+                Decision {
+                    mode: TopologyMode::Sfu,
+                    recheck_after: Some(policy.hysteresis - waited),
+                }
             }
         }
     }
@@ -65,33 +75,82 @@ pub fn decide(
 mod tests {
     use super::*;
 
-    const POLICY: Policy = Policy { mesh_limit: 4, hysteresis: Duration::from_secs(5), sfu_available: true };
+    const POLICY: Policy = Policy {
+        mesh_limit: 4,
+        hysteresis: Duration::from_secs(5),
+        sfu_available: true,
+    };
     use TopologyMode::{Mesh, Sfu};
 
     #[test]
     fn switches_to_sfu_when_the_fifth_participant_joins() {
-        assert_eq!(decide(&POLICY, CallTopology::Auto, 4, Mesh, None).mode, Mesh);
-        assert_eq!(decide(&POLICY, CallTopology::Auto, 5, Mesh, None), Decision::settled(Sfu));
+        assert_eq!(
+            decide(&POLICY, CallTopology::Auto, 4, Mesh, None).mode,
+            Mesh
+        );
+        assert_eq!(
+            decide(&POLICY, CallTopology::Auto, 5, Mesh, None),
+            Decision::settled(Sfu)
+        );
     }
 
     #[test]
     fn returns_to_mesh_only_after_the_hysteresis() {
         let just_shrunk = decide(&POLICY, CallTopology::Auto, 4, Sfu, None);
-        assert_eq!(just_shrunk, Decision { mode: Sfu, recheck_after: Some(Duration::from_secs(5)) });
-        let later = decide(&POLICY, CallTopology::Auto, 4, Sfu, Some(Duration::from_secs(3)));
-        assert_eq!(later, Decision { mode: Sfu, recheck_after: Some(Duration::from_secs(2)) });
-        assert_eq!(decide(&POLICY, CallTopology::Auto, 3, Sfu, Some(Duration::from_secs(5))), Decision::settled(Mesh));
+        assert_eq!(
+            just_shrunk,
+            Decision {
+                mode: Sfu,
+                recheck_after: Some(Duration::from_secs(5))
+            }
+        );
+        let later = decide(
+            &POLICY,
+            CallTopology::Auto,
+            4,
+            Sfu,
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(
+            later,
+            Decision {
+                mode: Sfu,
+                recheck_after: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(
+            decide(
+                &POLICY,
+                CallTopology::Auto,
+                3,
+                Sfu,
+                Some(Duration::from_secs(5))
+            ),
+            Decision::settled(Mesh)
+        );
     }
 
     #[test]
     fn the_rooms_preference_wins() {
-        assert_eq!(decide(&POLICY, CallTopology::Sfu, 2, Mesh, None), Decision::settled(Sfu));
-        assert_eq!(decide(&POLICY, CallTopology::Mesh, 9, Sfu, None), Decision::settled(Mesh));
+        assert_eq!(
+            decide(&POLICY, CallTopology::Sfu, 2, Mesh, None),
+            Decision::settled(Sfu)
+        );
+        assert_eq!(
+            decide(&POLICY, CallTopology::Mesh, 9, Sfu, None),
+            Decision::settled(Mesh)
+        );
     }
 
     #[test]
     fn without_an_sfu_everything_is_mesh() {
-        let policy = Policy { sfu_available: false, ..POLICY };
-        assert_eq!(decide(&policy, CallTopology::Sfu, 9, Sfu, None), Decision::settled(Mesh));
+        let policy = Policy {
+            sfu_available: false,
+            ..POLICY
+        };
+        assert_eq!(
+            decide(&policy, CallTopology::Sfu, 9, Sfu, None),
+            Decision::settled(Mesh)
+        );
     }
 }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::call::{
-    ActiveSpeaker, CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetLayer, SetMedia, SignalReceived,
+    ActiveSpeaker, CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetLayer,
+    SetMedia, SignalReceived,
 };
 use crate::rest::{ApiError, CallTopology, Member, Message, Presence, Role, User, Visibility};
 use crate::PROTOCOL_VERSION;

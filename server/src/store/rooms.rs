@@ -4,7 +4,8 @@ use mesh_proto::{CallTopology, Presence, Role, Room, Visibility};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    call_topology_from_sql, call_topology_to_sql, role_from_sql, role_to_sql, visibility_from_sql, visibility_to_sql,
+    call_topology_from_sql, call_topology_to_sql, role_from_sql, role_to_sql, visibility_from_sql,
+    visibility_to_sql,
 };
 
 /// A room as seen by the viewer bound to `?1`; unread counts only what others wrote.
@@ -94,7 +95,11 @@ pub fn set_visibility(
     Ok(())
 }
 
-pub fn set_call_topology(conn: &Connection, room_id: i64, topology: CallTopology) -> rusqlite::Result<()> {
+pub fn set_call_topology(
+    conn: &Connection,
+    room_id: i64,
+    topology: CallTopology,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE rooms SET call_topology = ?2 WHERE id = ?1",
         params![room_id, call_topology_to_sql(topology)],
@@ -103,7 +108,11 @@ pub fn set_call_topology(conn: &Connection, room_id: i64, topology: CallTopology
 }
 
 pub fn call_topology(conn: &Connection, room_id: i64) -> rusqlite::Result<CallTopology> {
-    let text: String = conn.query_row("SELECT call_topology FROM rooms WHERE id = ?1", [room_id], |row| row.get(0))?;
+    let text: String = conn.query_row(
+        "SELECT call_topology FROM rooms WHERE id = ?1",
+        [room_id],
+        |row| row.get(0),
+    )?;
     call_topology_from_sql(&text)
 }
 
