@@ -118,7 +118,11 @@ async fn measure(server: &MeshServer, params: &Params, report: &mut Report) -> a
         let sent_at = epoch.elapsed().as_nanos();
         let frame = json!({"v": 1, "id": format!("m{seq}"), "type": "message.send",
             "payload": {"room_id": client.room_id, "client_id": format!("bench-{seq}"), "body": format!("t={sent_at}")}});
-        client.outgoing.send(frame.to_string()).await.context("a client's connection ended")?;
+        client
+            .outgoing
+            .send(frame.to_string())
+            .await
+            .context("a client's connection ended")?;
         let room_index = rooms.iter().position(|r| *r == client.room_id).unwrap_or(0);
         expected_deliveries += listeners_per_room[room_index] as u64;
     }
@@ -142,31 +146,53 @@ async fn measure(server: &MeshServer, params: &Params, report: &mut Report) -> a
     mesh.set("deliveries_per_s", delivered as f64 / load_seconds);
     mesh.set("fanout_p50_ms", p50);
     mesh.set("fanout_p99_ms", p99);
-    mesh.set("fanout_max_ms", tally.latencies_ms.last().copied().unwrap_or(f64::NAN));
-    mesh.set("loss_pct", 100.0 * (1.0 - delivered as f64 / expected_deliveries.max(1) as f64));
+    mesh.set(
+        "fanout_max_ms",
+        tally.latencies_ms.last().copied().unwrap_or(f64::NAN),
+    );
+    mesh.set(
+        "loss_pct",
+        100.0 * (1.0 - delivered as f64 / expected_deliveries.max(1) as f64),
+    );
     mesh.set("acks", tally.acks as f64);
     mesh.set("errors", tally.errors as f64);
     mesh.set("cpu_s", cpu);
-    mesh.set("deliveries_per_cpu_s", delivered as f64 / cpu.max(f64::EPSILON));
+    mesh.set(
+        "deliveries_per_cpu_s",
+        delivered as f64 / cpu.max(f64::EPSILON),
+    );
     mesh.set("mem_per_conn_kb", memory_per_connection);
     mesh.set("rss_idle_mb", rss_idle / 1024.0);
     report.systems.push(mesh);
     report.target(
-        format!("fan-out p99 under {P99_TARGET_MS} ms at {} messages/s", params.rate),
+        format!(
+            "fan-out p99 under {P99_TARGET_MS} ms at {} messages/s",
+            params.rate
+        ),
         p99 < P99_TARGET_MS,
     );
     report.target(
         format!("under {MEMORY_TARGET_KB} KB of server memory per idle connection"),
         memory_per_connection < MEMORY_TARGET_KB,
     );
-    report.notes.push("no peer system: the chat planes of Jitsi/Janus are not comparable; figures are Mesh's own".into());
+    report.notes.push(
+        "no peer system: the chat planes of Jitsi/Janus are not comparable; figures are Mesh's own"
+            .into(),
+    );
     if delivered == 0 || tally.errors > 0 {
-        bail!("{delivered} deliveries and {} errors: the run is not valid", tally.errors);
+        bail!(
+            "{delivered} deliveries and {} errors: the run is not valid",
+            tally.errors
+        );
     }
     Ok(())
 }
 
-async fn register_users(http: &reqwest::Client, url: &str, users: usize) -> anyhow::Result<Vec<String>> {
+async fn register_users(
+    http: &reqwest::Client,
+    url: &str,
+    users: usize,
+) -> anyhow::Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(users);
     for index in 0..users {
         let name = format!("bench{index}");
@@ -178,14 +204,21 @@ async fn register_users(http: &reqwest::Client, url: &str, users: usize) -> anyh
             .error_for_status()?
             .json()
             .await?;
-        let token = response["access_token"].as_str().context("no access token")?;
+        let token = response["access_token"]
+            .as_str()
+            .context("no access token")?;
         tokens.push(token.to_owned());
     }
     Ok(tokens)
 }
 
 /// Public rooms; user `u` joins room `u % rooms`.
-async fn create_rooms(http: &reqwest::Client, url: &str, tokens: &[String], rooms: usize) -> anyhow::Result<Vec<i64>> {
+async fn create_rooms(
+    http: &reqwest::Client,
+    url: &str,
+    tokens: &[String],
+    rooms: usize,
+) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(rooms);
     for index in 0..rooms {
         let room: Value = http

@@ -84,7 +84,11 @@ impl MeshServer {
             .trim()
             .to_owned();
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(MeshServer { child, url, _data: data })
+        Ok(MeshServer {
+            child,
+            url,
+            _data: data,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -105,7 +109,10 @@ impl MeshServer {
 pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may hold spaces.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("bad /proc stat")?;
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("bad /proc stat")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let utime: f64 = fields.get(11).context("no utime")?.parse()?;
     let stime: f64 = fields.get(12).context("no stime")?.parse()?;
@@ -115,8 +122,15 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 /// Resident memory of a process, in kilobytes.
 pub fn rss_kb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("bad VmRSS")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("bad VmRSS")?
+        .parse()?)
 }
 
 fn clock_ticks_per_second() -> f64 {

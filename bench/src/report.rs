@@ -40,7 +40,10 @@ pub struct Target {
 
 impl SystemFigures {
     pub fn new(name: &'static str) -> Self {
-        SystemFigures { name, figures: Map::new() }
+        SystemFigures {
+            name,
+            figures: Map::new(),
+        }
     }
 
     pub fn set(&mut self, key: &str, value: f64) {
@@ -54,10 +57,15 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
-            .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split(':').nth(1)))
+            .find_map(|line| {
+                line.strip_prefix("model name")
+                    .and_then(|rest| rest.split(':').nth(1))
+            })
             .map(|name| name.trim().to_owned())
             .unwrap_or_else(|| "unknown".into());
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         Machine { cpu, cores }
     }
 }
@@ -76,11 +84,17 @@ impl Report {
     }
 
     pub fn target(&mut self, what: impl Into<String>, met: bool) {
-        self.targets.push(Target { what: what.into(), met });
+        self.targets.push(Target {
+            what: what.into(),
+            met,
+        });
     }
 
     pub fn print(&self) {
-        println!("\nscenario {} on {} ({} cores), {}", self.scenario, self.machine.cpu, self.machine.cores, self.started_at);
+        println!(
+            "\nscenario {} on {} ({} cores), {}",
+            self.scenario, self.machine.cpu, self.machine.cores, self.started_at
+        );
         println!("params {}", self.params);
         for system in &self.systems {
             println!("\n  {}", system.name);
@@ -91,7 +105,11 @@ impl Report {
         if !self.targets.is_empty() {
             println!("\n  targets");
             for target in &self.targets {
-                println!("    [{}] {}", if target.met { "met" } else { "NOT met" }, target.what);
+                println!(
+                    "    [{}] {}",
+                    if target.met { "met" } else { "NOT met" },
+                    target.what
+                );
             }
         }
         for note in &self.notes {
