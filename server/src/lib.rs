@@ -18,6 +18,7 @@ pub mod auth;
 pub mod calls;
 pub mod chat;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod hub;
 pub mod invites;

@@ -1,6 +1,7 @@
 //! `mesh`: the Mesh server binary.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mesh_server::config::{Config, LogFormat};
@@ -24,30 +25,56 @@ enum Command {
         #[arg(long, short, env = "MESH_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Check that a running server, its data and its media ports work as configured.
+    Doctor {
+        /// The same configuration `mesh serve` uses.
+        #[arg(long, short, env = "MESH_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     return_large_allocations_to_the_system();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve { config } => {
-            let config = match Config::load(config.as_deref(), |key| std::env::var(key).ok()) {
-                Ok(config) => config,
-                Err(err) => {
-                    eprintln!("mesh: configuration error: {err:#}");
-                    return std::process::ExitCode::from(2);
-                }
-            };
-            init_logging(config.log_format);
-            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
-            match runtime.block_on(mesh_server::server::serve(config)) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(err) => {
-                    tracing::error!(error = %format!("{err:#}"), "mesh stopped");
-                    eprintln!("mesh: {err:#}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+    match Cli::parse().command {
+        Command::Serve { config } => serve(config),
+        Command::Doctor { config } => doctor(config),
+    }
+}
+
+fn serve(config: Option<PathBuf>) -> ExitCode {
+    let Some(config) = load_config(config) else {
+        return ExitCode::from(2);
+    };
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    match runtime.block_on(mesh_server::server::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "mesh stopped");
+            eprintln!("mesh: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn doctor(config: Option<PathBuf>) -> ExitCode {
+    let Some(config) = load_config(config) else {
+        return ExitCode::from(2);
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    if runtime.block_on(mesh_server::doctor::run(&config)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn load_config(file: Option<PathBuf>) -> Option<Config> {
+    match Config::load(file.as_deref(), |key| std::env::var(key).ok()) {
+        Ok(config) => Some(config),
+        Err(err) => {
+            eprintln!("mesh: configuration error: {err:#}");
+            None
         }
     }
 }

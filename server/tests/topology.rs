@@ -345,3 +345,73 @@ async fn a_participant_negotiates_with_the_sfu_and_connects_over_loopback() {
         .unwrap();
     assert!(metrics.contains("mesh_sfu_participants 1"), "{metrics}");
 }
+
+/// Two ports free for both UDP and TCP on loopback, for a server whose
+/// addresses `mesh doctor` must know in advance.
+fn free_ports() -> (u16, u16) {
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return (http.local_addr().unwrap().port(), port);
+        }
+    }
+}
+
+fn doctor(env: &[(&str, String)]) -> (bool, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mesh"));
+    command.arg("doctor");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn doctor_checks_data_http_and_both_media_ports() {
+    let (http_port, media_port) = free_ports();
+    let http_addr = format!("127.0.0.1:{http_port}");
+    let media_port = media_port.to_string();
+    let server = TestServer::start_with(&[
+        ("MESH_HTTP_ADDR", &http_addr),
+        ("MESH_MEDIA_PORT", &media_port),
+    ])
+    .await;
+    let env = [
+        ("MESH_HTTP_ADDR", http_addr.clone()),
+        ("MESH_MEDIA_PORT", media_port.clone()),
+        ("MESH_PUBLIC_IP", "127.0.0.1".to_owned()),
+        (
+            "MESH_DATA_DIR",
+            server.data_dir.path().display().to_string(),
+        ),
+    ];
+    let (healthy, output) = doctor(&env);
+    assert!(healthy, "{output}");
+    for line in [
+        "ok    data directory",
+        "ok    http",
+        "ok    media udp",
+        "ok    media tcp",
+    ] {
+        assert!(output.contains(line), "missing `{line}` in:\n{output}");
+    }
+    assert!(output.contains(&format!("127.0.0.1:{media_port}")));
+
+    // A media port nothing answers on is reported, with what to do.
+    let (_, dead_port) = free_ports();
+    let mut wrong = env.clone();
+    wrong[1] = ("MESH_MEDIA_PORT", dead_port.to_string());
+    let (healthy, output) = doctor(&wrong);
+    assert!(!healthy);
+    assert!(
+        output.contains("FAIL  media udp") && output.contains("firewall"),
+        "{output}"
+    );
+    drop(server);
+}

@@ -175,6 +175,7 @@ mod publication;
 mod room;
 mod sfu;
 mod speaker;
+mod stun_server;
 mod subscription;
 pub mod tcp_framing;
 

@@ -241,6 +241,22 @@ impl Sfu {
                     p.handle_datagram(now, datagram, local, fx)
                 })
                 .unwrap_or(false),
+            (Some(local), None) => {
+                match crate::stun_server::binding_response(datagram.contents, datagram.source) {
+                    Some(response) => {
+                        metrics::add(&self.metrics.packets_out, 1);
+                        metrics::add(&self.metrics.bytes_out, response.len() as u64);
+                        self.outputs.push_back(Output::Transmit(Transmit {
+                            protocol: datagram.protocol,
+                            source: local,
+                            destination: datagram.source,
+                            contents: response,
+                        }));
+                        true
+                    }
+                    None => false,
+                }
+            }
             _ => false,
         };
         if !accepted {
