@@ -24,11 +24,13 @@ web-deps:
 web: web-deps
 	cd $(WEB) && $(NPM) run build
 
-# Browser tests drive Debian's Chromium; never a downloaded browser.
+# Browser tests drive Debian's Chromium (never a downloaded browser); TURN
+# interop tests drive coturn's own test client.
+TEST_PACKAGES := chromium coturn
 test-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		if [ "$$(id -u)" -ne 0 ]; then echo "make test needs Debian's chromium: run 'sudo apt-get install -y chromium' first" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v turnutils_uclient >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "make test needs Debian's $(TEST_PACKAGES): run 'sudo apt-get install -y $(TEST_PACKAGES)' first" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \
 	fi
 
 test-rust:

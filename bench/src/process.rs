@@ -60,6 +60,7 @@ impl MeshServer {
             .arg("serve")
             .env("MESH_HTTP_ADDR", "127.0.0.1:0")
             .env("MESH_MEDIA_PORT", "0")
+            .env("MESH_TURN_PORT", "0")
             .env("MESH_PUBLIC_IP", "127.0.0.1")
             .env("MESH_DATA_DIR", data.path())
             .env("MESH_LOG", "error")

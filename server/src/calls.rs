@@ -207,11 +207,13 @@ impl Calls {
     }
 }
 
-/// ICE servers for clients. None until Mesh's own TURN relay exists: on
-/// loopback and LAN, host candidates connect directly; a third party's
-/// server is never handed out.
-pub fn ice_servers(_app: &App) -> Vec<IceServer> {
-    Vec::new()
+/// ICE servers for a client: Mesh's own STUN/TURN with credentials for this
+/// user, never a third party's. Empty when the relay is disabled.
+pub fn ice_servers(app: &App, user_id: i64) -> Vec<IceServer> {
+    app.relay
+        .as_ref()
+        .map(|relay| relay.ice_servers(user_id))
+        .unwrap_or_default()
 }
 
 pub async fn join(
@@ -290,6 +292,13 @@ pub async fn join(
     // Decide the topology (and join the SFU if it is used) before answering,
     // so the new participant's first offer finds everything in place.
     apply_topology(app, room_id).await;
+    if let Some(speaker) = app
+        .media
+        .as_ref()
+        .and_then(|media| media.speaker_event(room_id))
+    {
+        app.hub.send_to_connection(connection, &speaker);
+    }
     let state = app.calls.state(room_id);
     if let Some((started, presence)) = change {
         let started_by = started.then_some((actor.user_id, username));
@@ -314,7 +323,7 @@ pub async fn join(
     Ok(CallJoined {
         participant_id,
         call: state,
-        ice_servers: ice_servers(app),
+        ice_servers: ice_servers(app, actor.user_id),
     })
 }
 

@@ -3,6 +3,7 @@
 //! `docs/configuration.md`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub struct Config {
     pub sfu: Option<SfuSettings>,
     /// Largest call that stays peer-to-peer (rooms may force mesh or SFU).
     pub mesh_limit: usize,
+    /// The built-in TURN relay; `None` when disabled.
+    pub turn: Option<TurnSettings>,
     pub log_format: LogFormat,
 }
 
@@ -42,6 +45,41 @@ pub struct SfuSettings {
     pub public_ip: IpAddr,
     /// How long a call must stay within the mesh limit before leaving the SFU.
     pub hysteresis: Duration,
+}
+
+#[derive(Clone)]
+pub struct TurnSettings {
+    /// STUN/TURN over UDP and TCP (0 picks a port).
+    pub port: u16,
+    /// TURN over TLS, with its certificate chain and key (PEM files).
+    pub tls: Option<TurnTls>,
+    /// The REST secret; `None` means the one generated in the data directory.
+    pub secret: Option<String>,
+    pub relay_ports: RangeInclusive<u16>,
+    /// How long the credentials handed to a client stay valid for Allocate.
+    pub credential_ttl: Duration,
+    /// Relay to loopback peers: tests only.
+    pub allow_loopback_peers: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnTls {
+    pub port: u16,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl std::fmt::Debug for TurnSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnSettings")
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("relay_ports", &self.relay_ports)
+            .field("credential_ttl", &self.credential_ttl)
+            .field("allow_loopback_peers", &self.allow_loopback_peers)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -70,6 +108,15 @@ struct FileConfig {
     public_ip: Option<String>,
     mesh_limit: Option<u64>,
     sfu_hysteresis_secs: Option<u64>,
+    turn: Option<bool>,
+    turn_port: Option<u16>,
+    turn_tls_port: Option<u16>,
+    turn_tls_cert: Option<PathBuf>,
+    turn_tls_key: Option<PathBuf>,
+    turn_secret: Option<String>,
+    turn_relay_ports: Option<String>,
+    turn_credential_ttl_secs: Option<u64>,
+    turn_allow_loopback_peers: Option<bool>,
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 15 * 60;
@@ -90,6 +137,7 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let turn = turn_settings(&env, &from_file)?;
         let pick = |key: &str, file_value: Option<String>| env(key).or(file_value);
 
         let http_addr =
@@ -219,6 +267,7 @@ impl Config {
             trust_proxy,
             sfu,
             mesh_limit: mesh_limit as usize,
+            turn,
             log_format,
         })
     }
@@ -229,6 +278,83 @@ impl Config {
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     }
+}
+
+fn turn_settings(
+    env: &impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> anyhow::Result<Option<TurnSettings>> {
+    let flag = |key: &str, file_value: Option<bool>, default: bool| -> anyhow::Result<bool> {
+        match env(key) {
+            Some(text) => parse_bool(key, &text),
+            None => Ok(file_value.unwrap_or(default)),
+        }
+    };
+    let port = |key: &str, file_value: Option<u16>, default: u16| -> anyhow::Result<u16> {
+        match env(key) {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("{key}: `{text}` is not a port number")),
+            None => Ok(file_value.unwrap_or(default)),
+        }
+    };
+    if !flag("MESH_TURN", file.turn, true)? {
+        return Ok(None);
+    }
+    let tls_cert = env("MESH_TURN_TLS_CERT")
+        .map(PathBuf::from)
+        .or(file.turn_tls_cert.clone());
+    let tls_key = env("MESH_TURN_TLS_KEY")
+        .map(PathBuf::from)
+        .or(file.turn_tls_key.clone());
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TurnTls {
+            port: port("MESH_TURN_TLS_PORT", file.turn_tls_port, 5349)?,
+            cert,
+            key,
+        }),
+        (None, None) => None,
+        _ => bail!("MESH_TURN_TLS_CERT and MESH_TURN_TLS_KEY go together: set both, or neither"),
+    };
+    let ranges = env("MESH_TURN_RELAY_PORTS")
+        .or(file.turn_relay_ports.clone())
+        .unwrap_or_else(|| "49152-65535".into());
+    let relay_ports = ranges
+        .split_once('-')
+        .and_then(|(low, high)| {
+            Some(low.trim().parse::<u16>().ok()?..=high.trim().parse::<u16>().ok()?)
+        })
+        .filter(|range| !range.is_empty() && *range.start() > 0)
+        .with_context(|| {
+            format!("MESH_TURN_RELAY_PORTS: `{ranges}` is not a range like 49152-65535")
+        })?;
+    let ttl = match env("MESH_TURN_CREDENTIAL_TTL") {
+        Some(text) => text
+            .parse()
+            .with_context(|| format!("MESH_TURN_CREDENTIAL_TTL: `{text}` is not a whole number"))?,
+        None => file.turn_credential_ttl_secs.unwrap_or(4 * 3600),
+    };
+    if !(60..=7 * 86_400).contains(&ttl) {
+        bail!("MESH_TURN_CREDENTIAL_TTL: {ttl} s is outside 60 s to 7 days");
+    }
+    let secret = env("MESH_TURN_SECRET")
+        .or(file.turn_secret.clone())
+        .filter(|s| !s.is_empty());
+    if secret.as_ref().is_some_and(|s| s.len() < 16) {
+        bail!("MESH_TURN_SECRET: use at least 16 characters (or leave it unset to have one generated)");
+    }
+    Ok(Some(TurnSettings {
+        port: port("MESH_TURN_PORT", file.turn_port, 3478)?,
+        tls,
+        secret,
+        relay_ports,
+        credential_ttl: Duration::from_secs(ttl),
+        allow_loopback_peers: flag(
+            "MESH_TURN_ALLOW_LOOPBACK_PEERS",
+            file.turn_allow_loopback_peers,
+            false,
+        )?,
+    }))
 }
 
 /// The first address of this host that others can reach: a non-loopback,

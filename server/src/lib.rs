@@ -7,6 +7,7 @@
 //! - the domain: [`auth`], [`rooms`], [`invites`], [`chat`], [`presence`],
 //!   [`calls`] with [`topology`], with fan-out in the [`hub`],
 //! - [`media`]: the embedded SFU (`mesh-sfu`) as the control plane drives it,
+//! - [`relay`]: the built-in TURN relay (`mesh-turn`) and its credentials,
 //! - [`store`]: the embedded SQLite database,
 //! - [`web`]: the built web client, embedded in release builds.
 //!
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod calls;
 pub mod chat;
 pub mod config;
+pub mod devices;
 pub mod doctor;
 pub mod error;
 pub mod hub;
@@ -25,6 +27,7 @@ pub mod invites;
 pub mod media;
 pub mod metrics;
 pub mod presence;
+pub mod relay;
 pub mod rooms;
 pub mod secrets;
 pub mod server;
@@ -55,6 +58,8 @@ pub struct App {
     pub calls: Calls,
     /// The embedded SFU, unless disabled or unable to start.
     pub media: Option<media::Media>,
+    /// The built-in TURN relay, unless disabled or unable to start.
+    pub relay: Option<relay::Relay>,
     pub tokens: AccessTokens,
     pub login_throttle: LoginThrottle,
     /// Argon2 takes 19 MiB and tens of milliseconds per hash: at most one

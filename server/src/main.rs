@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mesh_server::config::{Config, LogFormat};
+use mesh_server::relay;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +26,12 @@ enum Command {
         #[arg(long, short, env = "MESH_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Run only the TURN relay (on another machine, say), with the same secret.
+    Turn {
+        /// The same configuration `mesh serve` uses (its turn_* keys).
+        #[arg(long, short, env = "MESH_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Check that a running server, its data and its media ports work as configured.
     Doctor {
         /// The same configuration `mesh serve` uses.
@@ -38,6 +45,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
         Command::Doctor { config } => doctor(config),
+        Command::Turn { config } => turn(config),
     }
 }
 
@@ -66,6 +74,37 @@ fn doctor(config: Option<PathBuf>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `mesh turn`: the relay alone. The secret must be the control server's:
+/// the same `MESH_TURN_SECRET`, or a copy of its data directory's `turn.key`.
+fn turn(config: Option<PathBuf>) -> ExitCode {
+    let Some(config) = load_config(config) else {
+        return ExitCode::from(2);
+    };
+    init_logging(config.log_format);
+    let Some(settings) = &config.turn else {
+        eprintln!("mesh: the TURN relay is disabled (MESH_TURN=false)");
+        return ExitCode::from(2);
+    };
+    let public_ip = config
+        .sfu
+        .as_ref()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |sfu| sfu.public_ip);
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    let result = runtime.block_on(async {
+        let secret = relay::secret(settings, &config.data_dir)?;
+        let turn_config = relay::turn_config(settings, secret, public_ip, None)?;
+        mesh_turn::run(turn_config, mesh_server::server::wait_for_signal()).await?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mesh turn: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Media {
     /// way to the browser, so an offer the SFU makes right after cannot
     /// overtake it.
     signal_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The latest active speaker of each room, for participants who join later.
+    speakers: Mutex<HashMap<i64, String>>,
 }
 
 pub type Events = UnboundedReceiver<SfuEvent>;
@@ -43,13 +45,12 @@ impl Media {
         };
         let (handle, events) = mesh_sfu::driver::spawn(bind_ip, config).await?;
         tracing::info!(udp = %handle.udp_addr(), tcp = ?handle.tcp_addr(), public_ip = %settings.public_ip, "SFU listening");
-        Ok((
-            Media {
-                handle,
-                signal_order: Mutex::new(HashMap::new()),
-            },
-            events,
-        ))
+        let media = Media {
+            handle,
+            signal_order: Mutex::default(),
+            speakers: Mutex::default(),
+        };
+        Ok((media, events))
     }
 
     pub fn metrics(&self) -> MetricsSnapshot {
@@ -97,6 +98,17 @@ impl Media {
             )
             .await
             .map_err(sfu_error)
+    }
+
+    /// The current active speaker of a room's call, as `call.speaker`.
+    pub fn speaker_event(&self, room_id: i64) -> Option<ServerFrame> {
+        let speakers = self.speakers.lock().unwrap_or_else(|p| p.into_inner());
+        speakers.get(&room_id).map(|participant_id| {
+            ServerFrame::event(ServerEvent::ActiveSpeaker(ActiveSpeaker {
+                room_id,
+                participant_id: participant_id.clone(),
+            }))
+        })
     }
 
     fn order_lock(&self, participant: &str) -> Arc<tokio::sync::Mutex<()>> {

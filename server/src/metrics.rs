@@ -27,6 +27,21 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_duration: Family<RequestLabels, Histogram>,
     sfu: SfuGauges,
+    turn: TurnGauges,
+}
+
+/// The TURN relay's counters, copied in at every scrape.
+#[derive(Default)]
+struct TurnGauges {
+    allocations: Gauge,
+    packets_relayed: Gauge,
+    bytes_relayed: Gauge,
+    refusals: Family<RefusalLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: String,
 }
 
 /// The SFU's own counters, copied in at every scrape.
@@ -126,9 +141,31 @@ impl Default for Metrics {
         ] {
             registry.register(name, help, gauge.clone());
         }
+        let turn = TurnGauges::default();
+        registry.register(
+            "turn_allocations",
+            "Live TURN allocations",
+            turn.allocations.clone(),
+        );
+        registry.register(
+            "turn_packets_relayed",
+            "Packets relayed by TURN since start",
+            turn.packets_relayed.clone(),
+        );
+        registry.register(
+            "turn_bytes_relayed",
+            "Bytes relayed by TURN since start",
+            turn.bytes_relayed.clone(),
+        );
+        registry.register(
+            "turn_refusals",
+            "TURN requests refused since start, by reason",
+            turn.refusals.clone(),
+        );
         Metrics {
             registry,
             sfu,
+            turn,
             ws_connections,
             rooms,
             rooms_created,
@@ -160,6 +197,32 @@ impl Metrics {
         set(&self.sfu.packets_dropped, snapshot.packets_dropped);
         set(&self.sfu.layer_switches, snapshot.layer_switches);
         set(&self.sfu.keyframe_requests, snapshot.keyframe_requests);
+    }
+
+    pub fn record_turn(&self, snapshot: &mesh_turn::MetricsSnapshot) {
+        let set = |gauge: &Gauge, value: u64| {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        set(&self.turn.allocations, snapshot.allocations);
+        set(&self.turn.packets_relayed, snapshot.packets_relayed);
+        set(&self.turn.bytes_relayed, snapshot.bytes_relayed);
+        let refusals = &snapshot.refusals;
+        for (reason, count) in [
+            ("unauthorized", refusals.unauthorized),
+            ("expired_credentials", refusals.expired_credentials),
+            ("forbidden_peer", refusals.forbidden_peer),
+            ("user_quota", refusals.user_quota),
+            ("capacity", refusals.capacity),
+            ("bandwidth", refusals.bandwidth),
+            ("bad_request", refusals.bad_request),
+        ] {
+            set(
+                &self.turn.refusals.get_or_create(&RefusalLabels {
+                    reason: reason.into(),
+                }),
+                count,
+            );
+        }
     }
 
     pub fn render(&self) -> String {

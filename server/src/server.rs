@@ -1,7 +1,7 @@
 //! Starting and stopping `mesh serve`: data directory and secrets, database,
 //! the HTTP listener, and graceful shutdown.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::media::Media;
 use crate::metrics::Metrics;
+use crate::relay::Relay;
 use crate::secrets;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
@@ -57,6 +58,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => (None, None),
     };
 
+    let relay = match &config.turn {
+        Some(settings) => {
+            let public_ip = config
+                .sfu
+                .as_ref()
+                .map_or(IpAddr::from([127, 0, 0, 1]), |sfu| sfu.public_ip);
+            let sfu_media = media
+                .as_ref()
+                .zip(config.sfu.as_ref())
+                .map(|(media, sfu)| SocketAddr::new(sfu.public_ip, media.port()));
+            match Relay::start(
+                settings,
+                &config.data_dir,
+                public_ip,
+                &public_url,
+                sfu_media,
+            )
+            .await
+            {
+                Ok(relay) => Some(relay),
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), port = settings.port,
+                        "the TURN relay could not start (MESH_TURN_PORT); calls need direct paths");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app: SharedApp = Arc::new(App {
         tokens: AccessTokens::new(&token_key, config.access_token_ttl),
@@ -66,6 +97,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         hub: Hub::default(),
         calls: Calls::default(),
         media,
+        relay,
         login_throttle: LoginThrottle::new(LOGIN_WINDOW),
         password_hashing: Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -100,6 +132,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     app.store.checkpoint().await?;
+    if let Some(relay) = Arc::into_inner(app).and_then(|app| app.relay) {
+        relay.stop().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -165,6 +200,9 @@ async fn metrics(State(app): State<SharedApp>) -> Response {
     if let Some(media) = &app.media {
         app.metrics.record_sfu(&media.metrics());
     }
+    if let Some(relay) = &app.relay {
+        app.metrics.record_turn(&relay.metrics());
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -175,7 +213,8 @@ async fn metrics(State(app): State<SharedApp>) -> Response {
         .into_response()
 }
 
-async fn wait_for_signal() {
+/// SIGTERM or Ctrl-C.
+pub async fn wait_for_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

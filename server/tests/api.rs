@@ -44,6 +44,14 @@ async fn openapi_documents_every_rest_endpoint() {
         ("post", "/api/v1/invites/{code}/accept"),
         ("get", "/api/v1/rooms/{id}/call"),
         ("get", "/api/v1/ice-servers"),
+        ("get", "/api/v1/devices"),
+        ("post", "/api/v1/devices"),
+        ("patch", "/api/v1/devices/{id}"),
+        ("delete", "/api/v1/devices/{id}"),
+        ("get", "/api/v1/sessions"),
+        ("post", "/api/v1/sessions"),
+        ("post", "/api/v1/sessions/{id}/close"),
+        ("post", "/api/v1/sessions/redeem"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in expected {

@@ -127,13 +127,20 @@ impl Participant {
     ) -> Result<Self, Fatal> {
         let credentials = IceCreds::new();
         let ufrag = credentials.ufrag.clone();
-        let rtc = Rtc::builder()
+        let mut config = Rtc::builder()
             .set_ice_lite(true)
             .set_local_ice_credentials(credentials)
             .clear_codecs()
             .enable_opus(true, false)
-            .enable_vp8(true)
-            .enable_h264(true)
+            .enable_vp8(true);
+        // One H.264 variant (constrained baseline, packetization mode 1, what
+        // every browser can send) instead of str0m's seven: every forwarded
+        // video m-line lists every payload type, and the SDP of a large call
+        // grows with participants × m-lines × payload types.
+        config
+            .codec_config()
+            .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
+        let rtc = config
             .enable_bwe(Some(Bitrate::bps(initial_bitrate_bps)))
             .build(now);
         let mut participant = Participant {

@@ -34,6 +34,7 @@ export async function startServer(extraEnv = {}) {
       MESH_DATA_DIR: dataDir,
       MESH_REGISTRATION: 'open',
       MESH_MEDIA_PORT: '0',
+      MESH_TURN_PORT: '0',
       MESH_PUBLIC_IP: '127.0.0.1',
       NO_COLOR: '1',
       ...extraEnv,
@@ -89,8 +90,9 @@ export async function startServer(extraEnv = {}) {
 
 /** Chromium with fake camera, microphone and screen. `media: 'denied'` makes
  * it refuse every camera and microphone prompt instead of granting it (the
- * fake UI grants whatever a context says, so this needs its own process). */
-export function launchBrowser({ media = 'granted' } = {}) {
+ * fake UI grants whatever a context says, so this needs its own process).
+ * `args` adds Chromium switches (they apply to every page of the process). */
+export function launchBrowser({ media = 'granted', args = [] } = {}) {
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -108,6 +110,7 @@ export function launchBrowser({ media = 'granted' } = {}) {
       // with their real address rather than an mDNS name.
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ...args,
     ],
   });
 }

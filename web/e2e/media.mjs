@@ -67,3 +67,167 @@ export async function expectFlowing(page, expected, timeout = 20_000) {
     }
   }, timeout);
 }
+
+/** Runs in the page before the app: asks the fake camera for a small picture
+ * (Chromium's default is 640x480 at 30 fps), which keeps many browsers on two
+ * cores within their CPU budget. The app's own constraints stay in force
+ * otherwise. */
+function smallCamera({ width, height, frameRate }) {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const open = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints = {}) => {
+    if (!constraints.video) return open(constraints);
+    const video = typeof constraints.video === 'object' ? constraints.video : {};
+    return open({
+      ...constraints,
+      video: { ...video, width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: frameRate, max: frameRate } },
+    });
+  };
+}
+
+export async function useSmallCamera(page, size = { width: 320, height: 180, frameRate: 15 }) {
+  await page.addInitScript(smallCamera, size);
+}
+
+/** The page's recorded connections: which one goes to the SFU (its answer
+ * says ICE-lite) and their states. */
+export function connections(page) {
+  return page.evaluate(() =>
+    window.__peerConnections.map((connection) => ({
+      sfu: /a=ice-lite/.test(connection.remoteDescription?.sdp ?? ''),
+      state: connection.connectionState,
+    })),
+  );
+}
+
+/** Waits until the page's only open connection is one to the SFU, connected. */
+export async function expectOnSfu(page, timeout = 20_000) {
+  await eventually(async () => {
+    const open = (await connections(page)).filter((connection) => connection.state !== 'closed');
+    assert.deepEqual(open, [{ sfu: true, state: 'connected' }], `connections of ${page.url()}`);
+  }, timeout);
+}
+
+/** Waits until the page has `peers` connected mesh connections and nothing else open. */
+export async function expectOnMesh(page, peers, timeout = 20_000) {
+  await eventually(async () => {
+    const open = (await connections(page)).filter((connection) => connection.state !== 'closed');
+    assert.deepEqual(open, Array(peers).fill({ sfu: false, state: 'connected' }), `connections of ${page.url()}`);
+  }, timeout);
+}
+
+/** Per inbound video stream of the open connections: frames decoded and
+ * packets received so far, and whose it is (the SFU's msid, when it has one). */
+function decodedVideo(page) {
+  return page.evaluate(async () => {
+    const streams = {};
+    for (const [index, connection] of window.__peerConnections.entries()) {
+      if (connection.connectionState === 'closed') continue;
+      const msids = {};
+      let mid = null;
+      for (const line of (connection.remoteDescription?.sdp ?? '').split('\r\n')) {
+        if (line.startsWith('m=')) mid = null;
+        else if (line.startsWith('a=mid:')) mid = line.slice(6);
+        else if (line.startsWith('a=msid:') && mid) msids[mid] = line.slice(7).split(' ')[1];
+      }
+      (await connection.getStats()).forEach((stat) => {
+        if (stat.type !== 'inbound-rtp' || stat.kind !== 'video') return;
+        streams[`${index}/${stat.mid}`] = {
+          frames: stat.framesDecoded ?? 0,
+          packets: stat.packetsReceived ?? 0,
+          keyframes: stat.keyFramesDecoded ?? 0,
+          plis: stat.pliCount ?? 0,
+          track: msids[stat.mid] ?? '',
+        };
+      });
+    }
+    return streams;
+  });
+}
+
+/** Waits until exactly `count` inbound videos decode frames over one second. */
+export async function expectDecodingVideos(page, count, timeout = 20_000) {
+  await eventually(async () => {
+    const before = await decodedVideo(page);
+    await sleep(1000);
+    const after = await decodedVideo(page);
+    const growing = Object.keys(after).filter((key) => after[key].frames > (before[key]?.frames ?? Infinity));
+    assert.equal(growing.length, count, `decoding videos on ${page.url()}: ${JSON.stringify(after)}`);
+  }, timeout);
+}
+
+/** Runs in the page before the app: notes when each remote participant's
+ * video element presents a frame (requestVideoFrameCallback), keyed by the
+ * tile's participant id, whichever <video> element the tile uses. */
+function recordFrames() {
+  const frames = {};
+  window.__frames = frames;
+  const watch = (video) => {
+    if (video.__watched) return;
+    video.__watched = true;
+    const onFrame = (now) => {
+      const tile = video.closest('figure[data-participant]');
+      // Remote cameras only: not this tab's own (mirrored) video, nor screens.
+      if (tile && !video.classList.contains('mirrored') && !tile.classList.contains('tile-screen')) {
+        (frames[tile.dataset.participant] ??= []).push(now);
+      }
+      if (video.isConnected) video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  new MutationObserver(() => document.querySelectorAll('video').forEach(watch)).observe(document, {
+    childList: true,
+    subtree: true,
+  });
+}
+
+export async function recordVideoFrames(page) {
+  await page.addInitScript(recordFrames);
+}
+
+/** The page's clock, to mark the start of a measurement. */
+export function pageNow(page) {
+  return page.evaluate(() => performance.now());
+}
+
+/** Per remote participant shown on the page, the longest time between two
+ * presented frames since `since` (page clock), counting up to now, so a
+ * video that stopped shows as one long gap. A tile that appeared after
+ * `since` counts from its first frame. */
+export function longestGaps(page, since) {
+  return page.evaluate((since) => {
+    const now = performance.now();
+    const gaps = {};
+    for (const [id, times] of Object.entries(window.__frames)) {
+      const shown = document.querySelector(`figure[data-participant="${id}"]`);
+      if (!shown) continue;
+      const sorted = [...times].sort((a, b) => a - b);
+      const before = sorted.filter((time) => time < since).at(-1);
+      const during = sorted.filter((time) => time >= since);
+      const series = [...(before === undefined ? [] : [before]), ...during, now];
+      let longest = 0;
+      for (let i = 1; i < series.length; i++) longest = Math.max(longest, series[i] - series[i - 1]);
+      gaps[id] = { longest: Math.round(longest), frames: during.length };
+    }
+    return gaps;
+  }, since);
+}
+
+/** The candidates the page's SFU connection selected: protocol and type of
+ * each end. */
+export function sfuCandidates(page) {
+  return page.evaluate(async () => {
+    const connection = window.__peerConnections.find(
+      (candidate) => candidate.connectionState !== 'closed' && /a=ice-lite/.test(candidate.remoteDescription?.sdp ?? ''),
+    );
+    if (!connection) return null;
+    const stats = new Map();
+    (await connection.getStats()).forEach((stat) => stats.set(stat.id, stat));
+    const transport = [...stats.values()].find((stat) => stat.type === 'transport' && stat.selectedCandidatePairId);
+    const pair = transport && stats.get(transport.selectedCandidatePairId);
+    if (!pair) return null;
+    const describe = (candidate) => ({ protocol: candidate?.protocol, type: candidate?.candidateType });
+    return { local: describe(stats.get(pair.localCandidateId)), remote: describe(stats.get(pair.remoteCandidateId)) };
+  });
+}

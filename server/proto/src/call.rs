@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 /// The participant id that stands for the server's SFU in `call.signal`.
 pub const SFU_PARTICIPANT: &str = "sfu";
 
-/// Largest SDP the server relays, in bytes.
-pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest SDP the server relays, in bytes. An SFU offer carries three
+/// m-lines per other participant, about 1 KiB each.
+pub const MAX_SDP_BYTES: usize = 128 * 1024;
 /// Largest ICE candidate line the server relays, in bytes.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 

@@ -14,10 +14,12 @@
 //!
 //! The protocol is described for humans in `docs/protocol.md`.
 
+pub mod agent;
 pub mod call;
 pub mod rest;
 pub mod ws;
 
+pub use agent::*;
 pub use call::*;
 pub use rest::*;
 pub use ws::*;
@@ -29,8 +31,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest chat message body, in characters (Unicode scalar values).
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 
-/// Largest WebSocket frame the server accepts, in bytes.
-pub const MAX_WS_FRAME_BYTES: usize = 64 * 1024;
+/// Largest WebSocket frame the server accepts, in bytes: room for the
+/// largest SDP in a `call.signal`.
+pub const MAX_WS_FRAME_BYTES: usize = 160 * 1024;
 
 /// Largest REST request body the server accepts, in bytes.
 pub const MAX_REST_BODY_BYTES: usize = 64 * 1024;
@@ -107,6 +110,19 @@ pub fn typescript_declarations() -> String {
         VideoLayer::decl(),
         SetLayer::decl(),
         ActiveSpeaker::decl(),
+        // Agents
+        Device::decl(),
+        RegisterDeviceRequest::decl(),
+        UpdateDeviceRequest::decl(),
+        SessionKind::decl(),
+        Scope::decl(),
+        P2pSession::decl(),
+        CreateSessionRequest::decl(),
+        SessionGrant::decl(),
+        CapabilityClaims::decl(),
+        RedeemRequest::decl(),
+        Capability::decl(),
+        SessionOffer::decl(),
     ];
     let mut out = String::from(
         "// Generated from server/proto (mesh-proto) by `make proto`. Do not edit.\n\n",

@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::agent::SessionOffer;
 use crate::call::{
     ActiveSpeaker, CallJoined, CallRing, CallState, JoinCall, LeaveCall, SendSignal, SetLayer,
     SetMedia, SignalReceived,
@@ -182,6 +183,9 @@ pub enum ServerEvent {
     /// In SFU mode: who is speaking loudest now.
     #[serde(rename = "call.speaker")]
     ActiveSpeaker(ActiveSpeaker),
+    /// Someone opened a session to one of the viewer's devices.
+    #[serde(rename = "device.session_offer")]
+    SessionOffer(SessionOffer),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -24,9 +24,9 @@ pub async fn state(
     responses((status = 200, body = IceServers), (status = 401, body = ApiError)))]
 pub async fn ice_servers(
     State(app): State<SharedApp>,
-    Auth(_actor): Auth,
+    Auth(actor): Auth,
 ) -> Result<Json<IceServers>> {
     Ok(Json(IceServers {
-        ice_servers: calls::ice_servers(&app),
+        ice_servers: calls::ice_servers(&app, actor.user_id),
     }))
 }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod calls;
+mod devices;
 mod invites;
 mod messages;
 mod rooms;
@@ -42,7 +43,8 @@ use crate::SharedApp;
         (name = "rooms", description = "Rooms and membership"),
         (name = "messages", description = "Chat history and messages"),
         (name = "invites", description = "Invitation links"),
-        (name = "calls", description = "Calls; signaling itself is on the WebSocket")
+        (name = "calls", description = "Calls; signaling itself is on the WebSocket"),
+        (name = "devices", description = "Desktop agents and their peer-to-peer sessions")
     )
 )]
 struct ApiDoc;
@@ -88,6 +90,11 @@ pub fn router() -> (Router<SharedApp>, utoipa::openapi::OpenApi) {
         .routes(routes!(invites::accept))
         .routes(routes!(calls::state))
         .routes(routes!(calls::ice_servers))
+        .routes(routes!(devices::list, devices::register))
+        .routes(routes!(devices::update, devices::revoke))
+        .routes(routes!(devices::list_sessions, devices::create_session))
+        .routes(routes!(devices::close_session))
+        .routes(routes!(devices::redeem))
         .split_for_parts()
 }
 

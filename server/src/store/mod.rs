@@ -8,6 +8,7 @@
 //! Durability: WAL with `synchronous = FULL`, so a transaction that returned
 //! is on disk before the caller acknowledges anything to a client.
 
+pub mod devices;
 pub mod invites;
 pub mod messages;
 pub mod rooms;
@@ -31,6 +32,7 @@ pub struct Store {
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_call_topology.sql"),
+    include_str!("migrations/0003_devices.sql"),
 ];
 
 impl Store {

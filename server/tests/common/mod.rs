@@ -54,6 +54,7 @@ impl TestServer {
             .arg("serve")
             .env("MESH_HTTP_ADDR", "127.0.0.1:0")
             .env("MESH_MEDIA_PORT", "0")
+            .env("MESH_TURN_PORT", "0")
             .env("MESH_PUBLIC_IP", "127.0.0.1")
             .env("MESH_DATA_DIR", self.data_dir.path())
             .env("MESH_LOG", "warn")

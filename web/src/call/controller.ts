@@ -1,36 +1,47 @@
 // The call this tab is in, from the pre-join preview to leaving: joining and
-// resuming after a dropped WebSocket, routing signals to the media path,
-// connection quality and speaking detection. Components call the exported
-// functions and read everything else from the call store.
+// resuming after a dropped WebSocket, routing signals to the media paths
+// (mesh or SFU, switched by switcher.ts), connection quality, speaking
+// detection, the SFU's active speaker and the simulcast layers asked of it.
+// Components call the exported functions and read everything else from the
+// call store.
 
 import { realtime } from '../api/socket';
 import { t } from '../i18n';
-import type { CallJoined, CallRing, CallState, MediaState, SignalReceived } from '../proto';
+import type { ActiveSpeaker, CallJoined, CallRing, CallState, MediaState, SignalReceived } from '../proto';
 import { initialCall, LOCAL, useCall } from '../store/call';
 import { notify } from '../store/toasts';
 import { currentDevice, listDevices, watchDevices } from './devices';
 import { browserEnvironment, environmentProblem, mediaProblem } from './errors';
 import { openDevices } from './localMedia';
-import type { LocalTracks, MediaPath, MediaPathEvents, TrackRole } from './mediaPath';
+import { LayerPlanner, layerForTileHeight } from './layers';
+import type { LocalTracks, TrackRole } from './mediaPath';
 import { MeshPath } from './meshPath';
 import { classifyQuality, QUALITY_INTERVAL_MS, readStats, toSample, type StatsCounters } from './quality';
+import { SFU_ID, SfuPath } from './sfuPath';
 import { SignalOutbox } from './signalOutbox';
 import { SpeakingMonitor } from './speaking';
+import { TopologySwitcher, type Mode, type SwitcherEvents } from './switcher';
 
 const RETRY_SIGNALS_MS = 1000;
 const RING_MS = 30_000;
+/** How often wanted simulcast layers are sent to the SFU (each is throttled too). */
+const LAYER_FLUSH_MS = 500;
 
 /** What exists only while this tab is in a call or about to join one. */
 interface Live {
   roomId: number;
-  path: MediaPath | null;
+  /** The mesh and SFU paths, and which one plays whom. */
+  path: TopologySwitcher | null;
   outbox: SignalOutbox;
+  /** Simulcast layers wanted of each publisher, from its tile's height. */
+  layers: LayerPlanner;
   speaking: SpeakingMonitor;
   /** Everyone in the call at the last state followed. */
   participants: string[];
   /** Remote participants whose connection is down, told to the user once. */
   lost: Set<string>;
-  counters: Map<string, StatsCounters>;
+  /** The last stats counters per participant, and the path they came from. */
+  counters: Map<string, { via: Mode; counters: StatsCounters }>;
   timers: ReturnType<typeof setInterval>[];
   stopWatchingDevices(): void;
 }
@@ -39,18 +50,27 @@ let live: Live | null = null;
 
 const store = () => useCall.getState();
 
-export type CallEvent = { type: 'call.state'; payload: CallState } | { type: 'call.ring'; payload: CallRing } | {
-  type: 'call.signal';
-  payload: SignalReceived;
-};
+export type CallEvent =
+  | { type: 'call.state'; payload: CallState }
+  | { type: 'call.ring'; payload: CallRing }
+  | { type: 'call.signal'; payload: SignalReceived }
+  | { type: 'call.speaker'; payload: ActiveSpeaker };
 
 /** Applies a call event pushed by the server. */
 export function handleCallEvent(event: CallEvent): void {
   if (event.type === 'call.state') applyState(event.payload);
   else if (event.type === 'call.ring') ring(event.payload);
-  else if (live?.path && live.roomId === event.payload.room_id) {
+  else if (event.type === 'call.speaker') {
+    if (live?.roomId === event.payload.room_id) useCall.setState({ activeSpeaker: event.payload.participant_id });
+  } else if (live?.path && live.roomId === event.payload.room_id) {
     live.path.receiveSignal(event.payload.from, event.payload.signal);
   }
+}
+
+/** A remote participant's camera tile has this height (CSS pixels): in SFU
+ * mode, the simulcast layer asked for follows it. */
+export function tileResized(participantId: string, cssHeight: number): void {
+  live?.layers.want(participantId, layerForTileHeight(cssHeight, window.devicePixelRatio || 1));
 }
 
 /** Opens the pre-join preview of a room's call (leaving any other call).
@@ -71,6 +91,7 @@ export async function prepareCall(roomId: number): Promise<boolean> {
     outbox: new SignalOutbox((to, signal) =>
       realtime.request({ type: 'call.signal', payload: { room_id: roomId, to, signal } }),
     ),
+    layers: new LayerPlanner(),
     speaking: new SpeakingMonitor((key, speaking) => store().setSpeaking(key, speaking)),
     participants: [],
     lost: new Set(),
@@ -227,8 +248,16 @@ function enterCall(joined: CallJoined): void {
     live.participants = [];
     live.lost.clear();
     live.counters.clear();
-    useCall.setState({ remote: {}, quality: {} });
-    live.path = new MeshPath(joined.participant_id, joined.ice_servers, localTracks(), pathEvents(live));
+    useCall.setState({ remote: {}, quality: {}, activeSpeaker: null });
+    const { participant_id: selfId, ice_servers: iceServers } = joined;
+    live.path = new TopologySwitcher({
+      selfId,
+      topology: joined.call.topology,
+      local: localTracks(),
+      open: (mode, local, events) =>
+        mode === 'sfu' ? new SfuPath(selfId, iceServers, local, events) : new MeshPath(selfId, iceServers, local, events),
+      events: pathEvents(live),
+    });
   }
   useCall.setState({ session: { ...session, phase: 'joined', participantId: joined.participant_id } });
   store().applyState(joined.call);
@@ -240,6 +269,7 @@ function enterCall(joined: CallJoined): void {
     live.timers.push(
       setInterval(() => void sampleQuality(current), QUALITY_INTERVAL_MS),
       setInterval(() => current.outbox.holding && current.outbox.retry(), RETRY_SIGNALS_MS),
+      setInterval(() => flushLayers(current), LAYER_FLUSH_MS),
     );
   }
 }
@@ -260,12 +290,14 @@ function followState(state: CallState): void {
     notify.warning(t('call.ended'));
     return;
   }
-  live.path.setParticipants(ids);
+  live.path.follow(state.participants, state.topology);
+  if (live.path.mode === 'mesh' && store().activeSpeaker !== null) useCall.setState({ activeSpeaker: null });
   for (const id of live.participants) {
     if (ids.includes(id)) continue;
     live.outbox.forget(id);
     live.lost.delete(id);
     live.counters.delete(id);
+    live.layers.forget(id);
     store().forgetParticipant(id);
   }
   live.participants = ids;
@@ -291,7 +323,11 @@ function participantName(id: string): string {
   return state?.participants.find((participant) => participant.participant_id === id)?.username ?? '';
 }
 
-function pathEvents(current: Live): MediaPathEvents {
+function participantNames(ids: string[]): string {
+  return ids.map(participantName).filter(Boolean).join(', ');
+}
+
+function pathEvents(current: Live): SwitcherEvents {
   return {
     onTrack(participantId, role, track) {
       if (live !== current) return;
@@ -312,19 +348,46 @@ function pathEvents(current: Live): MediaPathEvents {
     sendSignal(to, signal) {
       current.outbox.send(to, signal);
     },
+    onSfuConnection() {
+      // A fresh SFU connection: signals held for the previous one are stale,
+      // and the SFU forwards the default layer again until told otherwise.
+      current.outbox.forget(SFU_ID);
+      current.layers.reset();
+    },
+    onPathClosed(mode) {
+      if (mode === 'sfu') current.outbox.forget(SFU_ID);
+    },
+    onStuck(ids, mode) {
+      if (live !== current) return;
+      const names = participantNames(ids);
+      notify.warning(t(mode === 'sfu' ? 'call.sfuUnreachable' : 'call.directUnreachable', { names }));
+    },
   };
+}
+
+/** Sends the SFU the layers wanted that changed (SFU mode only). */
+function flushLayers(current: Live): void {
+  if (live !== current || current.path?.mode !== 'sfu' || store().session?.phase !== 'joined') return;
+  for (const { publisher, layer } of current.layers.due(Date.now())) {
+    realtime
+      .request({ type: 'call.layer', payload: { room_id: current.roomId, publisher, max_layer: layer } })
+      .catch(() => current.layers.failed(publisher, layer));
+  }
 }
 
 async function sampleQuality(current: Live): Promise<void> {
   const stats = await current.path?.stats();
   if (!stats || live !== current) return;
   const quality = { ...store().quality };
-  for (const [id, { state, report }] of stats) {
+  for (const [id, { state, report, via }] of stats) {
     // Until the first connection there is nothing to measure yet.
     if (state === 'new' || state === 'connecting') continue;
     const reading = readStats(report);
-    quality[id] = classifyQuality(toSample(state === 'connected', reading, current.counters.get(id)));
-    current.counters.set(id, reading.counters);
+    // Counters of another path say nothing about this one's losses.
+    const previous = current.counters.get(id);
+    const counters = previous?.via === via ? previous.counters : undefined;
+    quality[id] = classifyQuality(toSample(state === 'connected', reading, counters));
+    current.counters.set(id, { via, counters: reading.counters });
   }
   useCall.setState({ quality });
 }
@@ -346,5 +409,6 @@ function endCall(): void {
     remote: {},
     quality: {},
     speaking: {},
+    activeSpeaker: null,
   });
 }

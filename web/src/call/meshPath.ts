@@ -12,8 +12,16 @@
 // exists: no renegotiation, no signaling.
 
 import type { Signal } from '../proto';
-import { TRACK_ROLES, type LocalTracks, type MediaPath, type MediaPathEvents, type TrackRole } from './mediaPath';
+import {
+  TRACK_ROLES,
+  type LocalTracks,
+  type MediaPath,
+  type MediaPathEvents,
+  type Received,
+  type TrackRole,
+} from './mediaPath';
 import { isPolite, PerfectNegotiation } from './negotiation';
+import { receivedSome } from './receiverStats';
 
 const KIND: Record<TrackRole, 'audio' | 'video'> = { audio: 'audio', video: 'video', screen: 'video' };
 
@@ -61,6 +69,12 @@ class MeshPeer {
     this.connection.close();
   }
 
+  async received(): Promise<Received> {
+    const [audio, video] = this.connection.getTransceivers();
+    const [heard, seen] = await Promise.all([receivedSome(audio?.receiver), receivedSome(video?.receiver)]);
+    return { audio: heard, video: seen };
+  }
+
   /** The polite side: the transceivers came with the offer (receive only);
    * make them send our tracks too. */
   private async attachLocalTracks(): Promise<void> {
@@ -92,6 +106,8 @@ export class MeshPath implements MediaPath {
 
   setParticipants(participantIds: readonly string[]): void {
     const others = new Set(participantIds.filter((id) => id !== this.selfId));
+    // Listed again (the path is used again after a switch): its signals count.
+    for (const id of others) this.departed.delete(id);
     for (const id of [...this.peers.keys()]) {
       if (!others.has(id)) this.drop(id);
     }
@@ -122,6 +138,10 @@ export class MeshPath implements MediaPath {
     return new Map(entries);
   }
 
+  async received(participantId: string): Promise<Received> {
+    return (await this.peers.get(participantId)?.received()) ?? { audio: false, video: false };
+  }
+
   recover(): void {
     for (const peer of this.peers.values()) peer.negotiation.restartIfStalled();
   }
@@ -143,3 +163,4 @@ export class MeshPath implements MediaPath {
     for (const role of TRACK_ROLES) this.events.onTrack(remoteId, role, null);
   }
 }
+

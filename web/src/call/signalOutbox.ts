@@ -48,7 +48,11 @@ export class SignalOutbox {
 
   private attempt(to: string, item: Held): void {
     this.deliver(to, item.signal).catch((error: { code?: string }) => {
-      if (!RETRYABLE.has(error?.code ?? '')) return;
+      if (!RETRYABLE.has(error?.code ?? '')) {
+        // Nothing to retry; but a lost offer or answer stalls that connection.
+        console.warn(`a signal to ${to} was refused`, error);
+        return;
+      }
       const queue = this.held.get(to) ?? [];
       queue.push(item);
       queue.sort((a, b) => a.seq - b.seq);

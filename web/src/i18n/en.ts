@@ -201,6 +201,9 @@ export const en = {
   'call.serverLost': 'Connection to the server lost. The call goes on while Mesh reconnects…',
   'call.serverRestored': 'Back in the call',
   'call.ended': 'You are no longer in the call',
+  'call.sfuUnreachable': 'Could not reach {names} through the server: staying connected directly.',
+  'call.directUnreachable': 'Could not connect directly to {names}: staying connected through the server.',
+  'call.activeSpeaker': 'Active speaker',
 
   'call.error.denied': 'Camera and microphone access is blocked. Allow it in the site settings (next to the address bar), then try again.',
   'call.error.noDevice': 'No camera or microphone found. Connect one or check that it is enabled, then try again.',

@@ -201,6 +201,9 @@ export const fr: Dictionary = {
   'call.serverLost': 'Connexion au serveur perdue. L’appel continue pendant que Mesh se reconnecte…',
   'call.serverRestored': 'De retour dans l’appel',
   'call.ended': 'Vous n’êtes plus dans l’appel',
+  'call.sfuUnreachable': 'Impossible de joindre {names} par le serveur : la connexion directe est conservée.',
+  'call.directUnreachable': 'Impossible de joindre {names} en direct : la connexion par le serveur est conservée.',
+  'call.activeSpeaker': 'Personne qui parle',
 
   'call.error.denied': 'L’accès à la caméra et au micro est refusé. Autorisez-le dans les paramètres du site (à côté de la barre d’adresse), puis réessayez.',
   'call.error.noDevice': 'Aucune caméra ni aucun micro trouvé. Branchez-en un ou vérifiez qu’il est activé, puis réessayez.',

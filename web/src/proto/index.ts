@@ -143,9 +143,9 @@ export type ServerFrame = { v: number,
 /**
  * The `id` of the client frame this answers; absent on pushed events.
  */
-id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker });
+id?: string, } & ({ "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker } | { "type": "device.session_offer", "payload": SessionOffer });
 
-export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker };
+export type ServerEvent = { "type": "ready", "payload": Ready } | { "type": "ack", "payload": Message | null } | { "type": "error", "payload": ApiError } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": Message } | { "type": "message.deleted", "payload": MessageDeleted } | { "type": "typing", "payload": Typing } | { "type": "presence", "payload": PresenceChanged } | { "type": "room.updated", "payload": RoomChanged } | { "type": "room.deleted", "payload": RoomDeleted } | { "type": "member.joined", "payload": MemberEvent } | { "type": "member.updated", "payload": MemberEvent } | { "type": "member.left", "payload": MemberLeft } | { "type": "call.joined", "payload": CallJoined } | { "type": "call.state", "payload": CallState } | { "type": "call.ring", "payload": CallRing } | { "type": "call.signal", "payload": SignalReceived } | { "type": "call.speaker", "payload": ActiveSpeaker } | { "type": "device.session_offer", "payload": SessionOffer };
 
 export type AuthPayload = { 
 /**
@@ -249,3 +249,131 @@ export type SetLayer = { room_id: number,
 publisher: string, max_layer: VideoLayer, };
 
 export type ActiveSpeaker = { room_id: number, participant_id: string, };
+
+export type Device = { id: number, 
+/**
+ * The person it belongs to.
+ */
+user_id: number, username: string, 
+/**
+ * Chosen by its owner, e.g. the host name.
+ */
+name: string, 
+/**
+ * SHA-256 of the device certificate (DER), lowercase hex.
+ */
+fingerprint: string, 
+/**
+ * Where its QUIC endpoint listens (`ip:port`), as last announced.
+ */
+addresses: Array<string>, created_at: number, 
+/**
+ * When it last announced its addresses.
+ */
+seen_at?: number, };
+
+export type RegisterDeviceRequest = { 
+/**
+ * 1–64 characters.
+ */
+name: string, 
+/**
+ * SHA-256 of the device's self-signed certificate (DER), 64 hex digits.
+ */
+fingerprint: string, };
+
+export type UpdateDeviceRequest = { 
+/**
+ * `ip:port` socket addresses, at most 8.
+ */
+addresses: Array<string>, };
+
+export type SessionKind = "file" | "terminal";
+
+export type Scope = "file" | "terminal:view" | "terminal:control";
+
+export type P2pSession = { id: number, kind: SessionKind, scope: Scope, 
+/**
+ * The requesting device.
+ */
+from_device: number, 
+/**
+ * The device the token is for.
+ */
+to_device: number, created_at: number, 
+/**
+ * When the target redeemed the token.
+ */
+accepted_at?: number, closed_at?: number, };
+
+export type CreateSessionRequest = { 
+/**
+ * Which of the caller's devices will connect.
+ */
+from_device: number, to_device: number, kind: SessionKind, 
+/**
+ * Must belong to `kind`.
+ */
+scope: Scope, };
+
+export type SessionGrant = { session: P2pSession, 
+/**
+ * The capability token to present to the target, once.
+ */
+token: string, expires_at: number, 
+/**
+ * The target, with the fingerprint to pin and the addresses to dial.
+ */
+target: Device, };
+
+export type CapabilityClaims = { 
+/**
+ * Always `mesh-capability`: never mistaken for an access token.
+ */
+iss: string, 
+/**
+ * The target device id, in decimal (JWT audiences are strings).
+ */
+aud: string, scope: Scope, 
+/**
+ * The requester's certificate fingerprint the target must see.
+ */
+fpr: string, 
+/**
+ * The requesting device.
+ */
+from_device: number, 
+/**
+ * The session id.
+ */
+sid: number, 
+/**
+ * Issued at, Unix seconds.
+ */
+iat: number, 
+/**
+ * Expires at, Unix seconds (60–180 s after `iat`).
+ */
+exp: number, 
+/**
+ * Unique id; redeemed once.
+ */
+jti: string, };
+
+export type RedeemRequest = { 
+/**
+ * The redeeming device: must be the token's audience and the caller's.
+ */
+device_id: number, token: string, };
+
+export type Capability = { session: P2pSession, scope: Scope, 
+/**
+ * The requesting device; its `fingerprint` is the certificate to pin.
+ */
+requester: Device, };
+
+export type SessionOffer = { session: P2pSession, 
+/**
+ * The requesting device and its owner, as the server knows them.
+ */
+from: Device, };

@@ -48,6 +48,8 @@ interface CallData {
   remote: Record<string, Tracks>;
   quality: Record<string, Quality>;
   speaking: Record<string, boolean>;
+  /** The loudest participant, as the SFU names it (SFU mode only). */
+  activeSpeaker: string | null;
   devices: Devices;
 }
 
@@ -73,6 +75,7 @@ export const initialCall: CallData = {
   remote: {},
   quality: {},
   speaking: {},
+  activeSpeaker: null,
   devices: { cameras: [], microphones: [], speakers: [] },
 };
 

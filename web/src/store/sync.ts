@@ -133,6 +133,7 @@ function applyEvent(event: PushedEvent): void {
     case 'call.state':
     case 'call.ring':
     case 'call.signal':
+    case 'call.speaker':
       handleCallEvent(event);
       return;
   }

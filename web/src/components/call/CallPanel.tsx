@@ -42,6 +42,8 @@ function CallTiles({ roomId }: { roomId: number }) {
   const remote = useCall((state) => state.remote);
   const quality = useCall((state) => state.quality);
   const speaking = useCall((state) => state.speaking);
+  // The SFU names the loudest speaker; in mesh there is no such thing.
+  const activeSpeaker = useCall((state) => (call?.topology.mode === 'sfu' ? state.activeSpeaker : null));
   const username = useSession((state) => state.user?.username ?? '');
 
   const self: CallParticipant = { participant_id: selfId ?? LOCAL, user_id: 0, username, media, joined_at: 0 };
@@ -76,6 +78,8 @@ function CallTiles({ roomId }: { roomId: number }) {
         speaking={speaking[isSelf(participant) ? LOCAL : id]}
         quality={isSelf(participant) ? undefined : (quality[id] ?? 'connecting')}
         mirrored={isSelf(participant)}
+        activeSpeaker={activeSpeaker === id}
+        sizesLayer={!isSelf(participant)}
       />
     );
   });

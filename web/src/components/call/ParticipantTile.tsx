@@ -1,4 +1,5 @@
-import { useId } from 'react';
+import { useEffect, useId, useRef } from 'react';
+import { tileResized } from '../../call/controller';
 import type { Quality } from '../../call/quality';
 import { useT } from '../../i18n';
 import { Icon } from '../Icon';
@@ -16,6 +17,10 @@ interface ParticipantTileProps {
   /** For remote participants only. */
   quality?: Quality | 'connecting';
   mirrored?: boolean;
+  /** The SFU names this participant the loudest speaker. */
+  activeSpeaker?: boolean;
+  /** A remote camera tile: its height chooses the simulcast layer asked for. */
+  sizesLayer?: boolean;
 }
 
 /** One person (or one shared screen) in the call grid, named by the name in
@@ -29,12 +34,24 @@ export function ParticipantTile({
   speaking = false,
   quality,
   mirrored = false,
+  activeSpeaker = false,
+  sizesLayer = false,
 }: ParticipantTileProps) {
   const { t } = useT();
   const captionId = useId();
-  const classes = ['tile', screen && 'tile-screen', speaking && 'tile-speaking'].filter(Boolean).join(' ');
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element || !sizesLayer) return;
+    const observer = new ResizeObserver(([entry]) => tileResized(participantId, entry.contentRect.height));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [participantId, sizesLayer]);
+  const classes = ['tile', screen && 'tile-screen', speaking && 'tile-speaking', activeSpeaker && 'tile-active-speaker']
+    .filter(Boolean)
+    .join(' ');
   return (
-    <figure className={classes} aria-labelledby={captionId} data-participant={participantId}>
+    <figure ref={ref} className={classes} aria-labelledby={captionId} data-participant={participantId}>
       {video ? (
         <VideoView track={video} mirrored={mirrored} />
       ) : (
@@ -59,6 +76,7 @@ export function ParticipantTile({
         <span id={captionId} className="tile-name">
           {name}
         </span>
+        {activeSpeaker && <span className="visually-hidden">{t('call.activeSpeaker')}</span>}
         {quality && <QualityIndicator quality={quality} />}
       </figcaption>
     </figure>
