@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 use rand::RngCore;
@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-use crate::config::Config;
+use crate::config::{Config, TurnSettings};
+use crate::relay;
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -46,6 +47,13 @@ pub async fn run(config: &Config) -> bool {
         None => report(
             "media",
             Ok("the SFU is disabled (MESH_SFU=false): every call is peer-to-peer".into()),
+        ),
+    }
+    match &config.turn {
+        Some(turn) => report("turn", check_turn(config, turn).await),
+        None => report(
+            "turn",
+            Ok("the relay is disabled (MESH_TURN=false): browsers behind strict NATs cannot connect".into()),
         ),
     }
     all_ok
@@ -177,6 +185,36 @@ async fn check_media_udp(media: SocketAddr) -> anyhow::Result<String> {
         "no STUN answer from udp {media}: is the SFU running, and is UDP {} open in the firewall?",
         media.port()
     )
+}
+
+/// Allocates on the relay with credentials made from the server's own secret,
+/// at the address browsers are given.
+async fn check_turn(config: &Config, turn: &TurnSettings) -> anyhow::Result<String> {
+    if turn.secret.is_none() && !config.data_dir.join("turn.key").exists() {
+        bail!(
+            "no TURN secret yet: start `mesh serve` once to generate it, or set MESH_TURN_SECRET"
+        );
+    }
+    let secret = relay::secret(turn, &config.data_dir)?;
+    let (username, password) = mesh_turn::credentials::issue(
+        &secret,
+        "mesh-doctor",
+        SystemTime::now(),
+        Duration::from_secs(60),
+    );
+    let public_ip = config
+        .sfu
+        .as_ref()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |sfu| sfu.public_ip);
+    let server = SocketAddr::new(public_ip, turn.port);
+    let started = Instant::now();
+    let relayed = mesh_turn::probe::allocate(server, &username, &password, WAIT)
+        .await
+        .with_context(|| format!("allocating on turn:{server}"))?;
+    Ok(format!(
+        "turn:{server} allocated relay {relayed} in {} ms",
+        started.elapsed().as_millis()
+    ))
 }
 
 async fn check_media_tcp(media: SocketAddr) -> anyhow::Result<String> {

@@ -377,12 +377,15 @@ async fn doctor_checks_data_http_and_both_media_ports() {
     let (http_port, media_port) = free_ports();
     let http_addr = format!("127.0.0.1:{http_port}");
     let media_port = media_port.to_string();
+    // The relay has its own doctor test (tests/turn.rs).
     let server = TestServer::start_with(&[
         ("MESH_HTTP_ADDR", &http_addr),
         ("MESH_MEDIA_PORT", &media_port),
+        ("MESH_TURN", "false"),
     ])
     .await;
     let env = [
+        ("MESH_TURN", "false".to_owned()),
         ("MESH_HTTP_ADDR", http_addr.clone()),
         ("MESH_MEDIA_PORT", media_port.clone()),
         ("MESH_PUBLIC_IP", "127.0.0.1".to_owned()),
@@ -406,7 +409,7 @@ async fn doctor_checks_data_http_and_both_media_ports() {
     // A media port nothing answers on is reported, with what to do.
     let (_, dead_port) = free_ports();
     let mut wrong = env.clone();
-    wrong[1] = ("MESH_MEDIA_PORT", dead_port.to_string());
+    wrong[2] = ("MESH_MEDIA_PORT", dead_port.to_string());
     let (healthy, output) = doctor(&wrong);
     assert!(!healthy);
     assert!(

@@ -109,6 +109,7 @@ mod metrics;
 mod nonce;
 mod policy;
 mod ports;
+pub mod probe;
 mod quota;
 mod reservation;
 mod rng;
