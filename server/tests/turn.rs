@@ -223,3 +223,43 @@ async fn doctor_allocates_on_the_relay() {
         "the probe freed its allocation:\n{metrics}"
     );
 }
+
+#[tokio::test]
+async fn mesh_turn_runs_the_relay_alone_with_a_shared_secret() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .arg("turn")
+        .env("MESH_TURN_PORT", port.to_string())
+        .env("MESH_TURN_SECRET", "a shared secret of some length")
+        .env("MESH_PUBLIC_IP", "127.0.0.1")
+        .env("MESH_DATA_DIR", data.path())
+        .env("MESH_LOG", "warn")
+        .spawn()
+        .unwrap();
+    // Credentials as the control server on another machine would issue them.
+    let (username, password) = mesh_turn::credentials::issue(
+        "a shared secret of some length",
+        "7",
+        SystemTime::now(),
+        Duration::from_secs(600),
+    );
+    let server = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut relayed = Err(mesh_turn::probe::ProbeError::NoAnswer(server));
+    for _ in 0..20 {
+        relayed =
+            mesh_turn::probe::allocate(server, &username, &password, Duration::from_secs(1)).await;
+        if relayed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = relay.kill();
+    let _ = relay.wait();
+    let relayed = relayed.expect("mesh turn allocates with the shared secret");
+    assert_eq!(relayed.ip().to_string(), "127.0.0.1");
+}
