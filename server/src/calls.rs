@@ -71,6 +71,23 @@ struct Participant {
     disconnects: u64,
 }
 
+impl Call {
+    /// The participant this connection is, or "join the call first".
+    fn participant_on(&self, connection: ConnectionId) -> Result<&Participant> {
+        self.participants
+            .iter()
+            .find(|p| p.connection == Some(connection))
+            .ok_or_else(not_in_call)
+    }
+
+    fn participant_on_mut(&mut self, connection: ConnectionId) -> Result<&mut Participant> {
+        self.participants
+            .iter_mut()
+            .find(|p| p.connection == Some(connection))
+            .ok_or_else(not_in_call)
+    }
+}
+
 impl Participant {
     fn to_wire(&self) -> CallParticipant {
         CallParticipant {
@@ -509,11 +526,7 @@ pub async fn set_layer(app: &App, connection: ConnectionId, request: SetLayer) -
     let subscriber = {
         let calls = app.calls.lock();
         let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
-        let subscriber = call
-            .participants
-            .iter()
-            .find(|p| p.connection == Some(connection))
-            .ok_or_else(not_in_call)?;
+        let subscriber = call.participant_on(connection)?;
         if !call.on_sfu.contains(&subscriber.id) || !call.on_sfu.contains(&request.publisher) {
             return Err(Error::Conflict(
                 "Layers apply to calls on the SFU only.".into(),
@@ -547,16 +560,9 @@ pub async fn signal(app: &SharedApp, connection: ConnectionId, request: SendSign
         let from = {
             let calls = app.calls.lock();
             let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
-            let from = call
-                .participants
-                .iter()
-                .find(|p| p.connection == Some(connection))
-                .ok_or_else(not_in_call)?;
+            let from = call.participant_on(connection)?;
             if !call.on_sfu.contains(&from.id) {
-                return Err(Error::Conflict(
-                    "This call is not using the SFU right now; follow the latest call.state."
-                        .into(),
-                ));
+                return Err(media::not_on_sfu());
             }
             from.id.clone()
         };
@@ -565,11 +571,7 @@ pub async fn signal(app: &SharedApp, connection: ConnectionId, request: SendSign
     let (from, target) = {
         let calls = app.calls.lock();
         let call = calls.get(&request.room_id).ok_or_else(not_in_call)?;
-        let from = call
-            .participants
-            .iter()
-            .find(|p| p.connection == Some(connection))
-            .ok_or_else(not_in_call)?;
+        let from = call.participant_on(connection)?;
         let target = call
             .participants
             .iter()
@@ -605,15 +607,8 @@ pub async fn set_media(
 ) -> Result<()> {
     {
         let mut calls = app.calls.lock();
-        let participant = calls
-            .get_mut(&room_id)
-            .and_then(|call| {
-                call.participants
-                    .iter_mut()
-                    .find(|p| p.connection == Some(connection))
-            })
-            .ok_or_else(not_in_call)?;
-        participant.media = media;
+        let call = calls.get_mut(&room_id).ok_or_else(not_in_call)?;
+        call.participant_on_mut(connection)?.media = media;
     }
     let state = app.calls.state(room_id);
     let change = Change {
@@ -638,14 +633,10 @@ pub async fn connection_closed(app: &App, connection: ConnectionId, clean: bool)
     let lost = {
         let mut calls = app.calls.lock();
         calls.get_mut(&room_id).and_then(|call| {
-            call.participants
-                .iter_mut()
-                .find(|p| p.connection == Some(connection))
-                .map(|p| {
-                    p.connection = None;
-                    p.disconnects += 1;
-                    (p.id.clone(), p.disconnects)
-                })
+            let participant = call.participant_on_mut(connection).ok()?;
+            participant.connection = None;
+            participant.disconnects += 1;
+            Some((participant.id.clone(), participant.disconnects))
         })
     };
     let Some((participant_id, disconnects)) = lost else {

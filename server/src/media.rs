@@ -231,7 +231,7 @@ fn sfu_signal(room_id: i64, signal: Signal) -> ServerFrame {
     }))
 }
 
-fn not_on_sfu() -> Error {
+pub(crate) fn not_on_sfu() -> Error {
     Error::Conflict(
         "This call is not using the SFU right now; follow the latest call.state.".into(),
     )
