@@ -281,19 +281,21 @@ pub async fn redeem(app: &App, actor: Actor, request: RedeemRequest) -> Result<C
                     "That session was closed, or one of its devices was revoked.".into(),
                 )
             };
-            let session = devices::get_session(&tx, claims.sid)?
-                .filter(|s| s.closed_at.is_none() && s.to_device == device_id)
-                .ok_or_else(closed)?;
-            let requester = devices::get_active(&tx, session.from_device)?
-                .filter(|d| d.fingerprint == claims.fpr && d.id == claims.from_device)
-                .ok_or_else(closed)?;
             let now = now_ms();
+            // Replays are named as such even once their session has closed.
+            let session = devices::get_session(&tx, claims.sid)?.ok_or_else(closed)?;
             if !devices::use_capability(&tx, &claims.jti, session.id, now, claims.exp * 1000)? {
                 return Err(Error::Forbidden(
                     "capability_used",
                     "This session token was already used; a token opens one session only.".into(),
                 ));
             }
+            if session.closed_at.is_some() || session.to_device != device_id {
+                return Err(closed());
+            }
+            let requester = devices::get_active(&tx, session.from_device)?
+                .filter(|d| d.fingerprint == claims.fpr && d.id == claims.from_device)
+                .ok_or_else(closed)?;
             devices::mark_accepted(&tx, session.id, now)?;
             let session = devices::get_session(&tx, session.id)?.ok_or_else(closed)?;
             tx.commit()?;

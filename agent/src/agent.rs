@@ -1,0 +1,355 @@
+//! A running agent: its QUIC endpoint accepting sessions (files in, terminal
+//! viewers) and its WebSocket to the server (online presence, offers).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use mesh_proto::{Device, Scope, ServerEvent};
+use quinn::Endpoint;
+use tokio::sync::broadcast;
+
+use crate::control::Control;
+use crate::home::Home;
+use crate::identity::Identity;
+use crate::progress::Progress;
+use crate::session::{self, Failure};
+use crate::terminal::host::TerminalHost;
+use crate::transfer::{receive, Policy};
+use crate::transport::{self, close, Congestion};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the QUIC endpoint listens.
+    pub listen: SocketAddr,
+    /// Addresses to announce; empty: the listening address, or every
+    /// interface address when listening on all of them.
+    pub announce: Vec<SocketAddr>,
+    /// Where received files land.
+    pub inbox: PathBuf,
+    pub policy: Policy,
+    pub congestion: Congestion,
+    /// Print transfer progress on stderr.
+    pub show_progress: bool,
+}
+
+/// What happened to an incoming session, for whoever watches the agent.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Received {
+        /// `username (device)`.
+        from: String,
+        /// The top-level files and folders, where they landed.
+        paths: Vec<PathBuf>,
+        bytes_total: u64,
+        /// What came over the wire this time (less after a resume).
+        bytes_received: u64,
+    },
+    /// A session was refused or a transfer failed, with the reason.
+    Failed { code: u32, message: String },
+    /// A terminal viewer left.
+    ViewerLeft { viewer: u64 },
+}
+
+pub struct Agent {
+    pub control: Control,
+    pub identity: Identity,
+    pub endpoint: Endpoint,
+    pub device_id: i64,
+    /// This endpoint's address as Mesh's STUN server saw it, if it answered.
+    pub reflexive: Option<SocketAddr>,
+    options: Options,
+    terminal: Mutex<Option<Arc<TerminalHost>>>,
+    events: broadcast::Sender<Event>,
+}
+
+impl Agent {
+    /// Opens the endpoint and announces it to the server.
+    pub async fn start(home: Home, options: Options) -> anyhow::Result<Arc<Agent>> {
+        let state = home.state()?;
+        let identity = Identity::load_or_create(&home)?;
+        let control = Control::new(home)?;
+        let socket = transport::socket(options.listen)?;
+        let bound = socket.local_addr()?;
+        let reflexive = if options.announce.is_empty() {
+            discover(&control, &socket).await
+        } else {
+            None
+        };
+        let endpoint = transport::endpoint(&identity, socket, options.congestion)?;
+        let addresses = announced(&options, bound, reflexive);
+        control
+            .announce(state.device_id, &addresses)
+            .await
+            .context(
+                "cannot announce this device to the Mesh server (if it was revoked, run `mesh-agent login` again)",
+            )?;
+        tokio::fs::create_dir_all(&options.inbox)
+            .await
+            .with_context(|| format!("cannot create {}", options.inbox.display()))?;
+        tracing::info!(addresses = ?addresses, device = state.device_id, "agent listening");
+        Ok(Arc::new(Agent {
+            control,
+            identity,
+            endpoint,
+            device_id: state.device_id,
+            reflexive,
+            options,
+            terminal: Mutex::new(None),
+            events: broadcast::channel(64).0,
+        }))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint.local_addr().expect("a bound endpoint")
+    }
+
+    pub fn inbox(&self) -> &std::path::Path {
+        &self.options.inbox
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Lets viewers with a terminal capability watch `host`.
+    pub fn share_terminal(&self, host: Arc<TerminalHost>) {
+        *self.terminal.lock().unwrap_or_else(|p| p.into_inner()) = Some(host);
+    }
+
+    /// Accepts sessions until the endpoint closes.
+    pub async fn serve(self: &Arc<Self>) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            let agent = self.clone();
+            tokio::spawn(async move {
+                let connection = match incoming.await {
+                    Ok(connection) => connection,
+                    Err(err) => {
+                        tracing::info!(error = %err, "a peer failed to connect");
+                        return;
+                    }
+                };
+                if let Err(failure) = agent.handle(connection).await {
+                    let _ = agent.events.send(Event::Failed {
+                        code: failure.code,
+                        message: failure.message,
+                    });
+                }
+            });
+        }
+    }
+
+    async fn handle(&self, connection: quinn::Connection) -> Result<(), Failure> {
+        let (session, capability) =
+            session::admit(&self.control, self.device_id, connection).await?;
+        let from = format!(
+            "{} ({})",
+            capability.requester.username, capability.requester.name
+        );
+        let session_id = session.id;
+        let result = match capability.scope {
+            Scope::File => {
+                let progress = Progress::new();
+                let reporter = self
+                    .options
+                    .show_progress
+                    .then(|| spawn_reporter(progress.clone(), format!("from {from}")));
+                let result = receive::receive(
+                    session,
+                    &capability,
+                    &self.options.inbox,
+                    &self.options.policy,
+                    progress.clone(),
+                )
+                .await;
+                if let Some(reporter) = reporter {
+                    reporter.abort();
+                }
+                result.map(|received| {
+                    tracing::info!(%from, bytes = received.bytes_total, "files received");
+                    let _ = self.events.send(Event::Received {
+                        from: from.clone(),
+                        paths: received.paths,
+                        bytes_total: received.bytes_total,
+                        bytes_received: received.bytes_received,
+                    });
+                })
+            }
+            Scope::TerminalView | Scope::TerminalControl => {
+                let host = self
+                    .terminal
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                match host {
+                    Some(host) => {
+                        let result = host.serve_viewer(session, &capability).await;
+                        if let Ok(viewer) = &result {
+                            let _ = self.events.send(Event::ViewerLeft { viewer: *viewer });
+                        }
+                        result.map(|_| ())
+                    }
+                    None => {
+                        let failure =
+                            Failure::new(close::REFUSED, "no terminal is shared on that device");
+                        failure.close(&session.connection);
+                        Err(failure)
+                    }
+                }
+            }
+        };
+        if let Err(err) = self.control.close_session(session_id).await {
+            tracing::debug!(error = %err, "could not record the end of the session");
+        }
+        if let Err(failure) = &result {
+            tracing::info!(%from, reason = %failure, "session ended");
+        }
+        result
+    }
+
+    /// Keeps the WebSocket to the server open (reconnecting with backoff),
+    /// reporting offers to this person's devices.
+    pub async fn stay_online(self: &Arc<Self>) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let device_id = self.device_id;
+            let result = self
+                .control
+                .listen(|event| {
+                    if let ServerEvent::SessionOffer(offer) = event {
+                        if offer.session.to_device == device_id {
+                            tracing::info!(from = %offer.from.username, device = %offer.from.name,
+                                scope = ?offer.session.scope, "incoming session");
+                        }
+                    }
+                })
+                .await;
+            if let Err(err) = result {
+                tracing::warn!(error = %format!("{err:#}"), "lost the connection to the Mesh server");
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(15));
+        }
+    }
+}
+
+/// Prints the transfer's progress on stderr every second.
+pub fn spawn_reporter(progress: Arc<Progress>, label: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprintln!("{label}: {}", progress.line());
+        }
+    })
+}
+
+/// Asks Mesh's STUN servers for the socket's reflexive address. Best effort:
+/// without an answer the interface addresses are announced alone.
+async fn discover(control: &Control, socket: &std::net::UdpSocket) -> Option<SocketAddr> {
+    let servers = match control.stun_servers().await {
+        Ok(servers) => servers,
+        Err(err) => {
+            tracing::info!(error = %format!("{err:#}"), "no STUN server to ask");
+            return None;
+        }
+    };
+    let socket = socket.try_clone().ok()?;
+    let ipv4 = socket.local_addr().ok()?.is_ipv4();
+    for server in servers {
+        let found = tokio::net::lookup_host(&server).await;
+        let Some(server) = found
+            .ok()
+            .and_then(|mut all| all.find(|a| a.is_ipv4() == ipv4))
+        else {
+            continue;
+        };
+        let mut transaction = [0u8; 12];
+        crate::identity::crypto()
+            .secure_random
+            .fill(&mut transaction)
+            .ok()?;
+        let probe = socket.try_clone().ok()?;
+        let answer =
+            tokio::task::spawn_blocking(move || crate::stun::query(&probe, server, transaction))
+                .await
+                .ok()?;
+        match answer {
+            Ok(Some(mapped)) => {
+                tracing::info!(%server, %mapped, "learnt the reflexive address");
+                return Some(mapped);
+            }
+            Ok(None) => tracing::info!(%server, "the STUN server did not answer"),
+            Err(err) => tracing::info!(%server, error = %err, "cannot ask the STUN server"),
+        }
+    }
+    None
+}
+
+/// The addresses peers should dial: the ones given, else the bound address
+/// (every interface's when bound to all), plus the reflexive one.
+fn announced(options: &Options, bound: SocketAddr, reflexive: Option<SocketAddr>) -> Vec<String> {
+    if !options.announce.is_empty() {
+        return options.announce.iter().map(ToString::to_string).collect();
+    }
+    let mut addresses = local_addresses(bound);
+    if let Some(reflexive) = reflexive.map(|a| a.to_string()) {
+        if !addresses.contains(&reflexive) {
+            addresses.push(reflexive);
+        }
+    }
+    addresses.truncate(mesh_proto::MAX_DEVICE_ADDRESSES);
+    addresses
+}
+
+fn local_addresses(bound: SocketAddr) -> Vec<String> {
+    if !bound.ip().is_unspecified() {
+        return vec![bound.to_string()];
+    }
+    let mut addresses: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|interface| interface.ip())
+        .filter(|ip| !ip.is_loopback() && ip.is_ipv4() == bound.is_ipv4())
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .map(|ip| SocketAddr::new(ip, bound.port()).to_string())
+        .collect();
+    if addresses.is_empty() {
+        addresses.push(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port()).to_string());
+    }
+    addresses
+}
+
+/// The device `name` refers to among those this person may reach: a device
+/// id, a device name, or a username with exactly one device (other than `me`).
+pub async fn resolve(control: &Control, me: i64, name: &str) -> anyhow::Result<Device> {
+    let devices: Vec<Device> = control
+        .shared_devices()
+        .await?
+        .into_iter()
+        .filter(|device| device.id != me)
+        .collect();
+    if let Some(device) = devices
+        .iter()
+        .find(|d| d.id.to_string() == name || d.name.eq_ignore_ascii_case(name))
+    {
+        return Ok(device.clone());
+    }
+    let theirs: Vec<&Device> = devices
+        .iter()
+        .filter(|d| d.username.eq_ignore_ascii_case(name))
+        .collect();
+    match theirs.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "no device called `{name}` that you can reach: you can only reach the devices of people who share a room with you"
+        ),
+        several => bail!(
+            "{name} has several devices; name one: {}",
+            several.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
