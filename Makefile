@@ -40,11 +40,13 @@ test-rust:
 test-bench:
 	$(CARGO) build --bin mesh --bin mesh-bench
 	./target/debug/mesh-bench chat --smoke
+	./target/debug/mesh-bench sfu --smoke
 
 ## Full benchmark runs (release build); results go in bench/README.md.
 bench: web
 	$(CARGO) build --release --bin mesh --bin mesh-bench
 	./target/release/mesh-bench chat --json target/bench-chat.json
+	./target/release/mesh-bench sfu --json target/bench-sfu.json
 
 test-web: web-deps
 	cd $(WEB) && $(NPM) run check

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use crate::mesh_client::{connect as connect_ws, create_rooms, register_users};
 use crate::process::{cpu_seconds, pin_generator, rss_kb, MeshServer};
 use crate::report::{quantile, Report, SystemFigures};
 
@@ -188,61 +189,6 @@ async fn measure(server: &MeshServer, params: &Params, report: &mut Report) -> a
     Ok(())
 }
 
-async fn register_users(
-    http: &reqwest::Client,
-    url: &str,
-    users: usize,
-) -> anyhow::Result<Vec<String>> {
-    let mut tokens = Vec::with_capacity(users);
-    for index in 0..users {
-        let name = format!("bench{index}");
-        let response: Value = http
-            .post(format!("{url}/api/v1/auth/register"))
-            .json(&json!({"username": name, "email": format!("{name}@bench.invalid"), "password": "bench-password"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = response["access_token"]
-            .as_str()
-            .context("no access token")?;
-        tokens.push(token.to_owned());
-    }
-    Ok(tokens)
-}
-
-/// Public rooms; user `u` joins room `u % rooms`.
-async fn create_rooms(
-    http: &reqwest::Client,
-    url: &str,
-    tokens: &[String],
-    rooms: usize,
-) -> anyhow::Result<Vec<i64>> {
-    let mut ids = Vec::with_capacity(rooms);
-    for index in 0..rooms {
-        let room: Value = http
-            .post(format!("{url}/api/v1/rooms"))
-            .bearer_auth(&tokens[index % tokens.len()])
-            .json(&json!({"name": format!("room {index}"), "visibility": "public"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        ids.push(room["id"].as_i64().context("no room id")?);
-    }
-    for (user, token) in tokens.iter().enumerate() {
-        let room = ids[user % rooms];
-        http.post(format!("{url}/api/v1/rooms/{room}/join"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?;
-    }
-    Ok(ids)
-}
-
 /// Opens one authenticated connection. Its task records the latency of every
 /// message it receives until the returned sender is dropped.
 async fn connect(
@@ -251,14 +197,7 @@ async fn connect(
     epoch: Instant,
     tally: Arc<Mutex<Tally>>,
 ) -> anyhow::Result<(mpsc::Sender<String>, tokio::task::JoinHandle<()>)> {
-    let (stream, _) = tokio_tungstenite::connect_async(url).await?;
-    let (mut sink, mut source) = stream.split();
-    let auth = json!({"v": 1, "id": "auth", "type": "auth", "payload": {"token": token}});
-    sink.send(WsMessage::Text(auth.to_string().into())).await?;
-    match tokio::time::timeout(Duration::from_secs(10), source.next()).await {
-        Ok(Some(Ok(WsMessage::Text(text)))) if text.contains("\"ready\"") => {}
-        other => bail!("no ready frame: {other:?}"),
-    }
+    let (mut sink, mut source) = connect_ws(url, token).await?.split();
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let task = tokio::spawn(async move {
         let mut latencies = Vec::new();

@@ -7,12 +7,24 @@
 //! depend on how busy the load generator kept the other core.
 
 mod chat;
+mod frames;
+mod janus;
+mod janus_api;
+mod load;
+mod mesh_client;
+mod netns;
 mod process;
+mod reception;
 mod report;
+mod sfu;
+mod synthetic;
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use report::Report;
 
 #[derive(Parser)]
 #[command(name = "mesh-bench", about = "Load benchmarks for Mesh")]
@@ -31,24 +43,46 @@ struct Cli {
 enum Scenario {
     /// Control plane: WebSocket clients in rooms exchanging chat messages.
     Chat(chat::Params),
+    /// Media plane: synthetic WebRTC clients publishing simulcast through
+    /// the SFU, then the same load against Janus's VideoRoom.
+    Sfu(sfu::Params),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Built together with the whole workspace, reqwest gets rustls without a
+    // crypto provider (another member asks for that feature), and would
+    // panic building a client. Installing one is harmless otherwise.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mesh = cli.mesh.unwrap_or_else(process::sibling_mesh_binary);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(async {
-        match cli.scenario {
-            Scenario::Chat(params) => chat::run(&mesh, params).await,
+    let report = match cli.scenario {
+        Scenario::Chat(params) => run(chat::run(&mesh, params))?,
+        Scenario::Sfu(params) => {
+            // Before the runtime starts any thread (see `netns::isolate`).
+            let network = netns::isolate()?;
+            run(sfu::run(&mesh, params, network))?
         }
-    })?;
+    };
     report.print();
     if let Some(path) = cli.json {
         report.write_json(&path)?;
         println!("report written to {}", path.display());
     }
     Ok(())
+}
+
+/// Runs a scenario on one worker thread. On Ctrl-C the scenario is dropped,
+/// and with it every process it started (they are killed on drop) and every
+/// temporary folder.
+fn run(scenario: impl Future<Output = anyhow::Result<Report>>) -> anyhow::Result<Report> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        tokio::select! {
+            report = scenario => report,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        }
+    })
 }
