@@ -8,7 +8,8 @@
 //!
 //! The same load from the same generator then runs against Janus's
 //! VideoRoom, when Janus is installed, and Mesh's figures are set against
-//! its.
+//! its. Both run inside the private network namespace `main` sets up (see
+//! [`netns`](crate::netns)); without one, Janus is left out.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -65,7 +66,7 @@ impl Params {
             self.publishers = 2;
             self.subscribers = 2;
             self.seconds = 3;
-            self.warmup = 1;
+            self.warmup = 0;
         }
         self
     }
