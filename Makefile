@@ -33,8 +33,11 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \
 	fi
 
+# One build of `mesh` with the workspace's features, shared by every test
+# that runs it (the agent's tests would otherwise build it again).
 test-rust:
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) build --bin mesh
+	MESH_BIN=$(CURDIR)/target/debug/mesh $(CARGO) test --workspace --no-fail-fast
 
 # Every benchmark at its smoke size, so none of them rots.
 test-bench:

@@ -21,11 +21,16 @@ use mesh_agent::transport::{self, Congestion};
 use mesh_proto::{CreateSessionRequest, Scope, SessionGrant};
 use serde_json::{json, Value};
 
-/// The `mesh` binary, built once per test process (a no-op when fresh).
+/// The `mesh` binary: `$MESH_BIN` when set (`make test` points it at the
+/// binary the workspace build made, so it is not rebuilt with other
+/// features), otherwise built once per test process.
 fn mesh_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
+            if let Some(binary) = std::env::var_os("MESH_BIN") {
+                return PathBuf::from(binary);
+            }
             let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = Command::new(cargo)
