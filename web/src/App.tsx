@@ -11,6 +11,7 @@ import { loginPath, safeNextPath } from './pages/redirect';
 import { RegisterPage } from './pages/RegisterPage';
 import { RoomPage } from './pages/RoomPage';
 import { RoomSettingsPage } from './pages/RoomSettingsPage';
+import { SettingsPage } from './pages/SettingsPage';
 import { useSession } from './store/session';
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -56,6 +57,7 @@ export function App() {
           <Route path="browse" element={<BrowsePage />} />
           <Route path="rooms/:roomId" element={<RoomPage />} />
           <Route path="rooms/:roomId/settings" element={<RoomSettingsPage />} />
+          <Route path="settings" element={<SettingsPage />} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />
       </Routes>

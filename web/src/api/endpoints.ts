@@ -4,6 +4,7 @@ import type {
   AuthResponse,
   CreateInviteRequest,
   CreateRoomRequest,
+  Device,
   Invite,
   InvitePreview,
   LoginRequest,
@@ -30,6 +31,9 @@ export const api = {
   login: (body: LoginRequest) => request<AuthResponse>('POST', '/auth/login', body, { auth: false }),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<User>('GET', '/me'),
+
+  myDevices: () => request<Device[]>('GET', '/devices'),
+  revokeDevice: (deviceId: number) => request<void>('DELETE', `/devices/${deviceId}`),
 
   myRooms: () => request<Room[]>('GET', '/rooms'),
   publicRooms: () => request<Room[]>('GET', '/rooms?scope=public'),

@@ -1,6 +1,7 @@
 // Opening the microphone, the camera and a screen to share. The constraints
 // suit a mesh call, where every participant encodes its camera once per peer.
 
+import { loadMediaPreferences } from '../settings/mediaPreferences';
 import { mediaProblem } from './errors';
 
 const MICROPHONE: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -11,17 +12,28 @@ const CAMERA: MediaTrackConstraints = {
 };
 const SCREEN: DisplayMediaStreamOptions = { video: { frameRate: { ideal: 15, max: 15 } }, audio: false };
 
-function withDevice(constraints: MediaTrackConstraints, deviceId: string | undefined): MediaTrackConstraints {
-  return deviceId ? { ...constraints, deviceId: { exact: deviceId } } : constraints;
+/** A device chosen now must be used (`exact`); the one saved on the settings
+ * page is only preferred (`ideal`), so that when it is unplugged the browser
+ * opens another instead of failing. */
+export function withDevice(
+  constraints: MediaTrackConstraints,
+  chosen: string | undefined,
+  saved: string | undefined,
+): MediaTrackConstraints {
+  if (chosen) return { ...constraints, deviceId: { exact: chosen } };
+  return saved ? { ...constraints, deviceId: { ideal: saved } } : constraints;
 }
 
+const microphone = (deviceId: string | undefined) => withDevice(MICROPHONE, deviceId, loadMediaPreferences().microphone);
+const camera = (deviceId: string | undefined) => withDevice(CAMERA, deviceId, loadMediaPreferences().camera);
+
 export async function openMicrophone(deviceId?: string): Promise<MediaStreamTrack> {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: withDevice(MICROPHONE, deviceId) });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: microphone(deviceId) });
   return stream.getAudioTracks()[0];
 }
 
 export async function openCamera(deviceId?: string): Promise<MediaStreamTrack> {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: withDevice(CAMERA, deviceId) });
+  const stream = await navigator.mediaDevices.getUserMedia({ video: camera(deviceId) });
   return stream.getVideoTracks()[0];
 }
 
@@ -42,8 +54,8 @@ export async function openDevices(
   if (!want.audio && !want.video) return { audio: null, video: null };
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: want.audio && withDevice(MICROPHONE, chosen.microphone),
-      video: want.video && withDevice(CAMERA, chosen.camera),
+      audio: want.audio && microphone(chosen.microphone),
+      video: want.video && camera(chosen.camera),
     });
     return { audio: stream.getAudioTracks()[0] ?? null, video: stream.getVideoTracks()[0] ?? null };
   } catch (error) {

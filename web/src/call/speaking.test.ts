@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { rmsLevel, SPEAKING_HOLD_MS, SPEAKING_POLL_MS, SPEAKING_THRESHOLD, SpeakingDetector } from './speaking';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { saveMediaPreferences } from '../settings/mediaPreferences';
+import { memoryStorage } from '../settings/testStorage';
+import { LOCAL } from '../store/call';
+import {
+  rmsLevel,
+  SPEAKING_HOLD_MS,
+  SPEAKING_POLL_MS,
+  SPEAKING_THRESHOLD,
+  SpeakingDetector,
+  thresholdFor,
+} from './speaking';
 
 describe('rmsLevel', () => {
   it('is 0 for silence and the amplitude for a square wave', () => {
@@ -45,5 +55,19 @@ describe('SpeakingDetector', () => {
     expect(detector.update(0.4, 0)).toBe(false);
     expect(detector.update(0.6, 1)).toBe(true);
     expect(detector.update(0.1, 11)).toBe(false);
+  });
+});
+
+describe('thresholdFor', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('applies the threshold saved in the settings to the local microphone only', () => {
+    vi.stubGlobal('localStorage', memoryStorage());
+    expect(thresholdFor(LOCAL)).toBe(SPEAKING_THRESHOLD);
+    saveMediaPreferences({ speakingThreshold: 0.05 });
+    expect(thresholdFor(LOCAL)).toBe(0.05);
+    expect(thresholdFor('participant-7')).toBe(SPEAKING_THRESHOLD);
   });
 });

@@ -1,12 +1,22 @@
 // Who is speaking: an AnalyserNode on each audio track, read every 50 ms. A
 // level over the threshold lights the indicator at once; it goes out after a
 // short hold below it, so it does not flicker between words. Lag: at most one
-// poll (50 ms) plus the analysis window (~21 ms at 48 kHz).
+// poll (50 ms) plus the analysis window (~21 ms at 48 kHz). The threshold of
+// the local microphone is the one set on the settings page; remote tracks use
+// the default, since someone else's microphone is not calibrated there.
 
-export const SPEAKING_THRESHOLD = 0.015;
+import { DEFAULT_SPEAKING_THRESHOLD, loadMediaPreferences } from '../settings/mediaPreferences';
+import { LOCAL } from '../store/call';
+
+export const SPEAKING_THRESHOLD = DEFAULT_SPEAKING_THRESHOLD;
 export const SPEAKING_HOLD_MS = 300;
 export const SPEAKING_POLL_MS = 50;
 const ANALYSIS_WINDOW = 1024;
+
+/** The threshold for a watched track: the person's own for their microphone. */
+export function thresholdFor(key: string): number {
+  return key === LOCAL ? loadMediaPreferences().speakingThreshold : SPEAKING_THRESHOLD;
+}
 
 /** Root mean square of samples in [-1, 1]. */
 export function rmsLevel(samples: ArrayLike<number>): number {
@@ -76,7 +86,7 @@ export class SpeakingMonitor {
       source,
       analyser,
       samples: new Float32Array(analyser.fftSize),
-      detector: new SpeakingDetector(),
+      detector: new SpeakingDetector(thresholdFor(key)),
       speaking: false,
     });
   }

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { useNavigate } from 'react-router';
+import { NavLink, useNavigate } from 'react-router';
 import { realtime } from '../api/socket';
 import { useT } from '../i18n';
 import { useConnection } from '../store/connection';
@@ -43,6 +43,9 @@ export function UserPanel() {
         </select>
       </div>
       <LanguageSelect />
+      <NavLink to="/settings" className="button">
+        {t('user.settings')}
+      </NavLink>
       <button type="button" onClick={logout}>
         {t('user.logout')}
       </button>
