@@ -168,8 +168,10 @@ function recordFrames() {
     video.__watched = true;
     const onFrame = (now) => {
       const tile = video.closest('figure[data-participant]');
-      // Remote cameras only: not this tab's own (mirrored) video, nor screens.
-      if (tile && !video.classList.contains('mirrored') && !tile.classList.contains('tile-screen')) {
+      // Remote cameras only: not this tab's own (mirrored) video, nor screens,
+      // nor a replacement still waiting unseen beneath the video it replaces.
+      const seen = !video.classList.contains('mirrored') && !video.hasAttribute('data-standby');
+      if (tile && seen && !tile.classList.contains('tile-screen')) {
         (frames[tile.dataset.participant] ??= []).push(now);
       }
       if (video.isConnected) video.requestVideoFrameCallback(onFrame);
