@@ -62,8 +62,13 @@ export function AgentDevices() {
                   {device.fingerprint.slice(0, 16)}…
                 </code>
               </div>
-              <button type="button" className="danger" onClick={() => setRevoking(device)}>
-                {t('prefs.devices.revoke', { name: device.name })}
+              <button
+                type="button"
+                className="danger"
+                aria-label={t('prefs.devices.revoke', { name: device.name })}
+                onClick={() => setRevoking(device)}
+              >
+                {t('prefs.devices.revokeButton')}
               </button>
             </li>
           ))}
