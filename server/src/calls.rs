@@ -318,6 +318,9 @@ pub async fn join(
     }
     let state = app.calls.state(room_id);
     if let Some((started, presence)) = change {
+        if started {
+            crate::notify::call_started(app, room_id, actor.user_id, &members).await;
+        }
         let started_by = started.then_some((actor.user_id, username));
         let change = Change {
             state: state.clone(),

@@ -50,6 +50,7 @@ pub async fn send(
 ) -> Result<(Message, bool)> {
     let body = validate_body(body)?;
     validate_client_id(&client_id)?;
+    let notice = app.notify.for_room(room_id);
     let (message, created, member_ids) = app
         .store
         .call(move |conn| {
@@ -70,11 +71,13 @@ pub async fn send(
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("message {id} vanished")))?
                 .message;
             let member_ids = rooms::member_ids(&tx, room_id)?;
+            notice.message(&tx, actor.user_id, &body, &member_ids, message.created_at)?;
             tx.commit()?;
             Ok((message, true, member_ids))
         })
         .await?;
     if created {
+        app.notify.wake();
         app.metrics.messages.inc();
         app.hub.send_to_users(
             member_ids,

@@ -35,6 +35,51 @@ pub struct Config {
     /// The built-in TURN relay; `None` when disabled.
     pub turn: Option<TurnSettings>,
     pub log_format: LogFormat,
+    /// Push notifications: the server-wide default and the delivery timings.
+    pub notify: NotifySettings,
+}
+
+#[derive(Clone)]
+pub struct NotifySettings {
+    /// Where users without a backend of their own are pushed; `None` for nowhere.
+    pub default: Option<NotifyDefault>,
+    /// Messages to one user in one room within this window become one push.
+    pub coalesce: Duration,
+    /// The first retry waits about this long; each further one twice as long.
+    pub retry_base: Duration,
+    /// Delivery attempts before a notification is given up.
+    pub max_attempts: u32,
+    /// How long one delivery may take (connect and answer).
+    pub timeout: Duration,
+}
+
+/// The server-wide notification backend (`MESH_NOTIFY_*`).
+#[derive(Clone)]
+pub struct NotifyDefault {
+    pub backend: mesh_proto::NotificationBackend,
+    pub url: String,
+    /// Gotify app token, ntfy access token or webhook bearer.
+    pub token: Option<String>,
+    /// ntfy topic; `{username}` is replaced by the recipient's username.
+    pub topic: String,
+}
+
+impl std::fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifySettings")
+            .field(
+                "default",
+                &self
+                    .default
+                    .as_ref()
+                    .map(|d| (d.backend, d.token.is_some())),
+            )
+            .field("coalesce", &self.coalesce)
+            .field("retry_base", &self.retry_base)
+            .field("max_attempts", &self.max_attempts)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +162,14 @@ struct FileConfig {
     turn_relay_ports: Option<String>,
     turn_credential_ttl_secs: Option<u64>,
     turn_allow_loopback_peers: Option<bool>,
+    notify_backend: Option<String>,
+    notify_url: Option<String>,
+    notify_token: Option<String>,
+    notify_topic: Option<String>,
+    notify_coalesce_ms: Option<u64>,
+    notify_retry_base_ms: Option<u64>,
+    notify_max_attempts: Option<u64>,
+    notify_timeout_ms: Option<u64>,
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 15 * 60;
@@ -138,6 +191,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let turn = turn_settings(&env, &from_file)?;
+        let notify = notify_settings(&env, &from_file)?;
         let pick = |key: &str, file_value: Option<String>| env(key).or(file_value);
 
         let http_addr =
@@ -269,6 +323,7 @@ impl Config {
             mesh_limit: mesh_limit as usize,
             turn,
             log_format,
+            notify,
         })
     }
 
@@ -355,6 +410,91 @@ fn turn_settings(
             false,
         )?,
     }))
+}
+
+fn notify_settings(
+    env: &impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> anyhow::Result<NotifySettings> {
+    use mesh_proto::NotificationBackend;
+    let text = |key: &str, file_value: &Option<String>| {
+        env(key)
+            .or(file_value.clone())
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let millis = |key: &str, file_value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
+        let value = match env(key) {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("{key}: `{text}` is not a whole number"))?,
+            None => file_value.unwrap_or(default),
+        };
+        if !range.contains(&value) {
+            bail!(
+                "{key}: {value} is outside {}..={}",
+                range.start(),
+                range.end()
+            );
+        }
+        Ok(value)
+    };
+    let name = text("MESH_NOTIFY_BACKEND", &file.notify_backend).unwrap_or_else(|| "none".into());
+    let backend = NotificationBackend::parse(&name).with_context(|| {
+        format!("MESH_NOTIFY_BACKEND: `{name}` is not one of none, gotify, ntfy, webhook")
+    })?;
+    let default = if backend == NotificationBackend::None {
+        None
+    } else {
+        let url = text("MESH_NOTIFY_URL", &file.notify_url)
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .with_context(|| {
+                format!(
+                    "MESH_NOTIFY_URL is required with MESH_NOTIFY_BACKEND={}",
+                    backend.as_str()
+                )
+            })?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("MESH_NOTIFY_URL must start with http:// or https://");
+        }
+        let topic = text("MESH_NOTIFY_TOPIC", &file.notify_topic).unwrap_or_default();
+        if backend == NotificationBackend::Ntfy && topic.is_empty() {
+            bail!("MESH_NOTIFY_TOPIC is required with MESH_NOTIFY_BACKEND=ntfy (for example mesh-{{username}})");
+        }
+        Some(NotifyDefault {
+            backend,
+            url,
+            token: text("MESH_NOTIFY_TOKEN", &file.notify_token),
+            topic,
+        })
+    };
+    Ok(NotifySettings {
+        default,
+        coalesce: Duration::from_millis(millis(
+            "MESH_NOTIFY_COALESCE_MS",
+            file.notify_coalesce_ms,
+            10_000,
+            0..=600_000,
+        )?),
+        retry_base: Duration::from_millis(millis(
+            "MESH_NOTIFY_RETRY_BASE_MS",
+            file.notify_retry_base_ms,
+            5_000,
+            10..=3_600_000,
+        )?),
+        max_attempts: millis(
+            "MESH_NOTIFY_MAX_ATTEMPTS",
+            file.notify_max_attempts,
+            10,
+            1..=50,
+        )? as u32,
+        timeout: Duration::from_millis(millis(
+            "MESH_NOTIFY_TIMEOUT_MS",
+            file.notify_timeout_ms,
+            5_000,
+            100..=60_000,
+        )?),
+    })
 }
 
 /// The first address of this host that others can reach: a non-loopback,

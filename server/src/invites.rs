@@ -148,7 +148,7 @@ pub async fn preview(app: &App, code: String) -> Result<InvitePreview> {
 /// Joins the invite's room. Accepting again while already a member changes
 /// nothing and uses nothing up.
 pub async fn accept(app: &App, actor: Actor, code: String) -> Result<Room> {
-    let (room, joined) = app
+    let (room, joined, inviter) = app
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
@@ -156,7 +156,7 @@ pub async fn accept(app: &App, actor: Actor, code: String) -> Result<Room> {
             let invite = invites::get(&tx, &code)?.ok_or_else(expired)?;
             if access(&tx, invite.room_id, actor.user_id).is_ok() {
                 let room = rooms::get(&tx, invite.room_id, actor.user_id)?.ok_or_else(expired)?;
-                return Ok((room, false));
+                return Ok((room, false, invite.created_by));
             }
             if !invite.is_usable(now) {
                 return Err(expired());
@@ -165,11 +165,12 @@ pub async fn accept(app: &App, actor: Actor, code: String) -> Result<Room> {
             invites::count_use(&tx, &code)?;
             let room = rooms::get(&tx, invite.room_id, actor.user_id)?.ok_or_else(expired)?;
             tx.commit()?;
-            Ok((room, true))
+            Ok((room, true, invite.created_by))
         })
         .await?;
     if joined {
         announce_joined(app, actor.user_id, &room).await?;
+        crate::notify::invitation_used(app, room.id, inviter, actor.user_id).await;
     }
     Ok(room)
 }

@@ -26,6 +26,7 @@ pub mod hub;
 pub mod invites;
 pub mod media;
 pub mod metrics;
+pub mod notify;
 pub mod presence;
 pub mod relay;
 pub mod rooms;
@@ -67,6 +68,8 @@ pub struct App {
     /// memory or starve everything else.
     pub password_hashing: tokio::sync::Semaphore,
     pub metrics: Metrics,
+    /// Push notifications: who looks at what, and the outbox worker's wake-up.
+    pub notify: notify::Notifier,
     /// Flips to true when the server begins shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

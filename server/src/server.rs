@@ -88,6 +88,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
+    let notifier = crate::notify::Notifier::new(&config.notify)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app: SharedApp = Arc::new(App {
         tokens: AccessTokens::new(&token_key, config.access_token_ttl),
@@ -103,6 +104,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),
         metrics: Metrics::default(),
+        notify: notifier,
         shutdown: shutdown_rx,
     });
 
@@ -110,6 +112,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::media::run_events(app.clone(), events));
     }
     tokio::spawn(crate::calls::run_clock(app.clone()));
+    let notify_worker = tokio::spawn(crate::notify::worker::run(app.clone()));
 
     let router = router(app.clone());
     tracing::info!(address = %local, url = %public_url, "listening");
@@ -130,6 +133,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     while app.hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The worker finishes the deliveries under way (each bounded by its timeout).
+    if tokio::time::timeout(DRAIN_TIMEOUT, notify_worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("notification deliveries still running at shutdown; they will be retried");
     }
     app.store.checkpoint().await?;
     if let Some(relay) = Arc::into_inner(app).and_then(|app| app.relay) {

@@ -16,7 +16,7 @@ use crate::chat;
 use crate::error::{Error, Result};
 use crate::hub::{ConnectionId, Outbound, OUTBOUND_QUEUE};
 use crate::tokens::Actor;
-use crate::{calls, presence, rooms, SharedApp};
+use crate::{calls, notify, presence, rooms, SharedApp};
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(25);
@@ -118,6 +118,7 @@ pub async fn serve(app: SharedApp, mut socket: WebSocket) {
         Departure::Lost
     };
     app.metrics.ws_connections.dec();
+    app.notify.attention.forget(connection);
     if app.hub.unregister(connection) {
         let _ = presence::announce(&app, actor.user_id, Presence::Offline).await;
     }
@@ -355,6 +356,10 @@ async fn dispatch(
         }
         ClientEvent::SetMedia(media) => {
             calls::set_media(app, connection, media.room_id, media.media).await?;
+            Ok(ack)
+        }
+        ClientEvent::SetFocus(focus) => {
+            notify::focus(app, actor, connection, focus).await?;
             Ok(ack)
         }
         ClientEvent::Ping => Ok(ack),

@@ -302,3 +302,131 @@ pub struct InvitePreview {
     #[ts(optional, type = "number")]
     pub expires_at: Option<i64>,
 }
+
+/// Where a user's push notifications go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationBackend {
+    /// No backend of the user's own: the server default, if one is configured.
+    #[default]
+    None,
+    /// A Gotify server: `POST {url}/message` with the application token.
+    Gotify,
+    /// An ntfy server: JSON published to `{url}` with the topic inside.
+    Ntfy,
+    /// Any URL that takes a JSON `POST`.
+    Webhook,
+}
+
+impl NotificationBackend {
+    /// The name on the wire and in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationBackend::None => "none",
+            NotificationBackend::Gotify => "gotify",
+            NotificationBackend::Ntfy => "ntfy",
+            NotificationBackend::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<NotificationBackend> {
+        [
+            NotificationBackend::None,
+            NotificationBackend::Gotify,
+            NotificationBackend::Ntfy,
+            NotificationBackend::Webhook,
+        ]
+        .into_iter()
+        .find(|backend| backend.as_str() == name)
+    }
+}
+
+/// Which events are pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct NotificationEvents {
+    /// Chat messages in a room the user is not looking at.
+    pub messages: bool,
+    /// A call starting in one of the user's rooms.
+    pub calls: bool,
+    /// A file offered to one of the user's devices.
+    pub files: bool,
+    /// Someone joining a room through an invitation link the user made.
+    pub invitations: bool,
+}
+
+impl Default for NotificationEvents {
+    fn default() -> Self {
+        NotificationEvents {
+            messages: true,
+            calls: true,
+            files: true,
+            invitations: true,
+        }
+    }
+}
+
+/// A daily window in which nothing is pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct QuietHours {
+    /// `HH:MM`, local time.
+    pub start: String,
+    /// `HH:MM`, local time; before `start` when the window spans midnight.
+    pub end: String,
+    /// The user's offset from UTC when saved, in minutes (60 for UTC+1).
+    #[ts(type = "number")]
+    pub utc_offset_minutes: i64,
+}
+
+/// A user's push notification settings. The token is never returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct NotificationSettings {
+    pub backend: NotificationBackend,
+    /// Gotify or ntfy server base URL, or the webhook URL; `""` for none.
+    pub url: String,
+    /// The ntfy topic; `""` otherwise.
+    pub topic: String,
+    /// Whether a Gotify app token, ntfy access token or webhook bearer is stored.
+    pub token_set: bool,
+    pub events: NotificationEvents,
+    pub quiet_hours: Option<QuietHours>,
+    /// What the server-wide configuration provides (`none` if nothing).
+    pub server_default: NotificationBackend,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct NotificationSettingsUpdate {
+    pub backend: NotificationBackend,
+    pub url: String,
+    pub topic: String,
+    /// Absent or `null`: keep the stored token; `""`: clear it; otherwise replace it.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub token: Option<String>,
+    pub events: NotificationEvents,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// The outcome of `POST /me/notifications/test`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct NotificationTestResult {
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    /// Why not, for people (never contains the token).
+    pub error: Option<String>,
+}
+
+/// A signed-in browser or client (not revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct SessionInfo {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    /// The last sign-in or token refresh.
+    #[ts(type = "number | null")]
+    pub last_seen_at: Option<i64>,
+    pub user_agent: Option<String>,
+    /// The session making this request.
+    pub current: bool,
+}

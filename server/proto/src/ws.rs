@@ -51,6 +51,10 @@ pub enum ClientEvent {
     MarkRead(MarkRead),
     #[serde(rename = "presence.set")]
     SetPresence(SetPresence),
+    /// Which room this tab shows and whether it is visible; decides whether
+    /// the user is pushed notifications for that room.
+    #[serde(rename = "focus")]
+    SetFocus(SetFocus),
     /// Answered by `call.joined`.
     #[serde(rename = "call.join")]
     JoinCall(JoinCall),
@@ -117,6 +121,16 @@ pub struct MarkRead {
 pub struct SetPresence {
     /// `online` or `busy`; `offline` is only ever derived by the server.
     pub status: Presence,
+}
+
+/// The room a tab shows (`null` for none) and whether the page is visible.
+/// A user is active in a room, and gets no pushes for it, while some tab of
+/// theirs reports it focused and visible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SetFocus {
+    #[ts(type = "number | null")]
+    pub room_id: Option<i64>,
+    pub visible: bool,
 }
 
 /// A frame from server to client.

@@ -9,6 +9,7 @@ mod calls;
 mod devices;
 mod invites;
 mod messages;
+mod notifications;
 mod rooms;
 
 use std::net::SocketAddr;
@@ -44,7 +45,8 @@ use crate::SharedApp;
         (name = "messages", description = "Chat history and messages"),
         (name = "invites", description = "Invitation links"),
         (name = "calls", description = "Calls; signaling itself is on the WebSocket"),
-        (name = "devices", description = "Desktop agents and their peer-to-peer sessions")
+        (name = "devices", description = "Desktop agents and their peer-to-peer sessions"),
+        (name = "notifications", description = "Push notifications to Gotify, ntfy or a webhook")
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,10 @@ pub fn router() -> (Router<SharedApp>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(notifications::get, notifications::update))
+        .routes(routes!(notifications::test))
         .routes(routes!(rooms::list, rooms::create))
         .routes(routes!(rooms::get, rooms::update, rooms::delete))
         .routes(routes!(rooms::join))
@@ -172,8 +178,10 @@ impl FromRequestParts<SharedApp> for Auth {
     }
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For`
-/// entry when the server is configured to trust its reverse proxy.
+/// The client's address: the socket peer, or the last `X-Forwarded-For`
+/// entry when the server is configured to trust its reverse proxy. The last
+/// entry is the one that proxy appended; anything before it came from the
+/// client and may be forged.
 pub struct ClientAddress(pub String);
 
 impl FromRequestParts<SharedApp> for ClientAddress {
@@ -185,7 +193,7 @@ impl FromRequestParts<SharedApp> for ClientAddress {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.split(',').next())
+                .and_then(|value| value.rsplit(',').next())
                 .map(|value| value.trim().to_owned());
             if let Some(address) = forwarded.filter(|a| !a.is_empty()) {
                 return Ok(ClientAddress(address));

@@ -11,6 +11,7 @@
 pub mod devices;
 pub mod invites;
 pub mod messages;
+pub mod notifications;
 pub mod rooms;
 pub mod sessions;
 pub mod users;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_call_topology.sql"),
     include_str!("migrations/0003_devices.sql"),
+    include_str!("migrations/0004_notifications.sql"),
 ];
 
 impl Store {

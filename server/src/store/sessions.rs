@@ -89,3 +89,41 @@ pub fn mark_rotated(conn: &Connection, token_hash: &[u8], now: i64) -> rusqlite:
     )?;
     Ok(changed > 0)
 }
+
+/// Records what a session was last seen with: on sign-in and on each refresh.
+pub fn touch(
+    conn: &Connection,
+    session_id: i64,
+    user_agent: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sessions SET last_seen_at = ?2, user_agent = COALESCE(?3, user_agent) WHERE id = ?1",
+        params![session_id, now, user_agent],
+    )?;
+    Ok(())
+}
+
+pub struct SessionRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's sessions that are not revoked, newest first.
+pub fn list_active(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<SessionRow>> {
+    let mut statement = conn.prepare(
+        "SELECT id, created_at, last_seen_at, user_agent FROM sessions
+         WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY id DESC",
+    )?;
+    let rows = statement.query_map([user_id], |row| {
+        Ok(SessionRow {
+            id: row.get(0)?,
+            created_at: row.get(1)?,
+            last_seen_at: row.get(2)?,
+            user_agent: row.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
