@@ -144,6 +144,30 @@ async fn repeated_failed_logins_are_throttled() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_address_is_the_one_the_proxy_appended() {
+    let server = TestServer::start_with(&[("MESH_TRUST_PROXY", "true")]).await;
+    let attempt = |login: String, forwarded: String| {
+        let request = server
+            .http
+            .post(format!("{}/api/v1/auth/login", server.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"login": login, "password": "wrong-password"}));
+        async move { request.send().await.unwrap().status() }
+    };
+    // Twenty failures from one client, each forging a different first entry:
+    // the address throttled is still the one the proxy appended.
+    for i in 0..20 {
+        let status = attempt(format!("nobody{i}"), format!("10.9.8.{i}, 203.0.113.7")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = attempt("nobody-else".into(), "10.9.9.9, 203.0.113.7".into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not affected.
+    let status = attempt("nobody-else".into(), "203.0.113.8".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
     let server = TestServer::start_with(&[("MESH_REFRESH_REUSE_GRACE", "0")]).await;
     let alice = server.register("alice").await;
