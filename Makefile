@@ -4,7 +4,7 @@ CARGO ?= cargo
 NPM ?= npm
 WEB := web
 
-.PHONY: run test web web-deps test-deps test-rust test-bench test-web test-e2e bench proto release clean
+.PHONY: run test web web-deps test-deps test-rust test-bench test-web test-e2e test-infra bench proto release clean
 
 ## Build the web client and a release server, then start it on http://localhost:8080.
 run: web
@@ -16,7 +16,7 @@ release: web
 	$(CARGO) build --release --bin mesh
 
 ## Everything: installs what the tests need, then runs unit, integration and browser tests.
-test: test-deps web test-rust test-bench test-web test-e2e
+test: test-deps web test-rust test-bench test-web test-e2e test-infra
 
 web-deps:
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
@@ -25,13 +25,24 @@ web: web-deps
 	cd $(WEB) && $(NPM) run build
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); TURN
-# interop tests drive coturn's own test client.
+# interop tests drive coturn's own test client; the deployment files are
+# checked by systemd, Caddy, nginx and docker-compose themselves (installed
+# without recommends, which would bring docker and start web servers).
 TEST_PACKAGES := chromium coturn
+INFRA_PACKAGES := caddy nginx openssl sqlite3 curl systemd-container docker-compose
 test-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v turnutils_uclient >/dev/null 2>&1; then \
-		if [ "$$(id -u)" -ne 0 ]; then echo "make test needs Debian's $(TEST_PACKAGES): run 'sudo apt-get install -y $(TEST_PACKAGES)' first" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \
+	@$(call apt_install,$(TEST_PACKAGES),)
+	@$(call apt_install,$(INFRA_PACKAGES),--no-install-recommends)
+
+# $(call apt_install,packages,apt options): installs those not installed yet.
+define apt_install
+	missing=$$(for package in $(1); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || echo $$package; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "make test needs Debian's" $$missing": run 'sudo apt-get install -y $(2)" $$missing"' first" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing >/dev/null; \
 	fi
+endef
 
 # One build of `mesh` with the workspace's features, shared by every test
 # that runs it (the agent's tests would otherwise build it again).
@@ -44,6 +55,11 @@ test-bench:
 	$(CARGO) build --bin mesh --bin mesh-bench
 	./target/debug/mesh-bench chat --smoke
 	./target/debug/mesh-bench sfu --smoke
+
+## The deployment files, checked with systemd, Caddy, nginx and docker-compose.
+test-infra:
+	$(CARGO) build --bin mesh
+	MESH_BIN=$(CURDIR)/target/debug/mesh infra/check
 
 ## Full benchmark runs (release build); results go in bench/README.md.
 bench: web
