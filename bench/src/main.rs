@@ -15,9 +15,13 @@ mod mesh_client;
 mod netns;
 mod process;
 mod reception;
+mod relay;
 mod report;
 mod sfu;
 mod synthetic;
+mod turn;
+mod turn_rs;
+mod uclient;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -46,6 +50,9 @@ enum Scenario {
     /// Media plane: synthetic WebRTC clients publishing simulcast through
     /// the SFU, then the same load against Janus's VideoRoom.
     Sfu(sfu::Params),
+    /// TURN relay: coturn's load client against Mesh's relay, coturn and
+    /// turn-rs, client-to-client over UDP.
+    Turn(turn::Params),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +68,12 @@ fn main() -> anyhow::Result<()> {
             // Before the runtime starts any thread (see `netns::isolate`).
             let network = netns::isolate()?;
             run(sfu::run(&mesh, params, network))?
+        }
+        Scenario::Turn(params) => {
+            // Installing turn-rs needs crates.io: before the namespace.
+            let turn_rs = turn::prepare(&params);
+            let network = netns::isolate()?;
+            run(turn::run(&mesh, params, turn_rs, network))?
         }
     };
     report.print();
