@@ -14,11 +14,13 @@ use tokio::sync::broadcast;
 use crate::control::Control;
 use crate::home::Home;
 use crate::identity::Identity;
+use crate::path::{self, Path};
 use crate::progress::Progress;
 use crate::session::{self, Failure};
 use crate::terminal::host::TerminalHost;
 use crate::transfer::{receive, Policy};
 use crate::transport::{self, close, Congestion};
+use crate::turn::Allocation;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -38,6 +40,12 @@ pub struct Options {
 /// What happened to an incoming session, for whoever watches the agent.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// A session was admitted; which way its packets go.
+    Connected {
+        /// `username (device)`.
+        from: String,
+        path: Path,
+    },
     Received {
         /// `username (device)`.
         from: String,
@@ -60,6 +68,12 @@ pub struct Agent {
     pub device_id: i64,
     /// This endpoint's address as Mesh's STUN server saw it, if it answered.
     pub reflexive: Option<SocketAddr>,
+    /// The endpoint's socket, for punch datagrams beside quinn's traffic.
+    punch_socket: std::net::UdpSocket,
+    /// What `start` announced; a relayed address is added to these.
+    addresses: Vec<String>,
+    /// The relayed address, once a session offer made this agent allocate.
+    relayed: tokio::sync::Mutex<Option<SocketAddr>>,
     options: Options,
     terminal: Mutex<Option<Arc<TerminalHost>>>,
     events: broadcast::Sender<Event>,
@@ -78,6 +92,7 @@ impl Agent {
         } else {
             None
         };
+        let punch_socket = socket.try_clone()?;
         let endpoint = transport::endpoint(&identity, socket, options.congestion)?;
         let addresses = announced(&options, bound, reflexive);
         control
@@ -96,6 +111,9 @@ impl Agent {
             endpoint,
             device_id: state.device_id,
             reflexive,
+            punch_socket,
+            addresses,
+            relayed: tokio::sync::Mutex::new(None),
             options,
             terminal: Mutex::new(None),
             events: broadcast::channel(64).0,
@@ -121,7 +139,13 @@ impl Agent {
 
     /// Accepts sessions until the endpoint closes.
     pub async fn serve(self: &Arc<Self>) {
-        while let Some(incoming) = self.endpoint.accept().await {
+        self.serve_on(&self.endpoint, None).await
+    }
+
+    /// Accepts sessions on `endpoint`; `relay` is the TURN relay it runs
+    /// over, if it does.
+    async fn serve_on(self: &Arc<Self>, endpoint: &quinn::Endpoint, relay: Option<SocketAddr>) {
+        while let Some(incoming) = endpoint.accept().await {
             let agent = self.clone();
             tokio::spawn(async move {
                 let connection = match incoming.await {
@@ -131,7 +155,7 @@ impl Agent {
                         return;
                     }
                 };
-                if let Err(failure) = agent.handle(connection).await {
+                if let Err(failure) = agent.handle(connection, relay).await {
                     let _ = agent.events.send(Event::Failed {
                         code: failure.code,
                         message: failure.message,
@@ -141,13 +165,25 @@ impl Agent {
         }
     }
 
-    async fn handle(&self, connection: quinn::Connection) -> Result<(), Failure> {
-        let (session, capability) =
+    async fn handle(
+        &self,
+        connection: quinn::Connection,
+        relay: Option<SocketAddr>,
+    ) -> Result<(), Failure> {
+        let (mut session, capability) =
             session::admit(&self.control, self.device_id, connection).await?;
+        if let Some(relay) = relay {
+            session.path = Path::Relayed(relay);
+        }
         let from = format!(
             "{} ({})",
             capability.requester.username, capability.requester.name
         );
+        tracing::info!(%from, path = %session.path, "session admitted");
+        let _ = self.events.send(Event::Connected {
+            from: from.clone(),
+            path: session.path,
+        });
         let session_id = session.id;
         let result = match capability.scope {
             Scope::File => {
@@ -218,10 +254,16 @@ impl Agent {
             let result = self
                 .control
                 .listen(|event| {
+                    if let ServerEvent::Ready(_) = event {
+                        tracing::info!(
+                            "online: the Mesh server will announce sessions to this device"
+                        );
+                    }
                     if let ServerEvent::SessionOffer(offer) = event {
                         if offer.session.to_device == device_id {
                             tracing::info!(from = %offer.from.username, device = %offer.from.name,
                                 scope = ?offer.session.scope, "incoming session");
+                            self.prepare_path(&offer.candidates);
                         }
                     }
                 })
@@ -232,6 +274,70 @@ impl Agent {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(15));
         }
+    }
+}
+
+impl Agent {
+    /// A session is about to be dialled: punch towards the requester's
+    /// candidates so this side's NAT lets its handshake in, and make sure a
+    /// relayed address is announced in case nothing direct gets through.
+    fn prepare_path(self: &Arc<Self>, candidates: &[String]) {
+        let candidates: Vec<SocketAddr> = candidates
+            .iter()
+            .filter_map(|candidate| candidate.parse().ok())
+            .filter(|candidate: &SocketAddr| candidate.is_ipv4() == self.local_addr().is_ipv4())
+            .collect();
+        match self.punch_socket.try_clone() {
+            Ok(socket) => path::punch(socket, candidates),
+            Err(err) => tracing::warn!(error = %err, "cannot punch: no socket"),
+        }
+        let agent = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = agent.ensure_relayed().await {
+                tracing::warn!(error = %format!("{err:#}"), "cannot allocate on Mesh's TURN relay");
+            }
+        });
+    }
+
+    /// Allocates on Mesh's relay (once), accepts sessions on the relayed
+    /// address and announces it beside the other addresses. The relay's own
+    /// address is permitted, which is where other agents' allocations are.
+    async fn ensure_relayed(self: &Arc<Self>) -> anyhow::Result<()> {
+        let mut relayed = self.relayed.lock().await;
+        if relayed.is_some() || !self.options.announce.is_empty() {
+            return Ok(());
+        }
+        let relay = self.control.relay_server().await?;
+        let allocation = Allocation::new(&relay).await?;
+        allocation.permit(allocation.relayed().ip()).await?;
+        let address = allocation.relayed();
+        let endpoint = transport::relayed(
+            allocation.into_socket(),
+            Some(transport::server_config(
+                &self.identity,
+                self.options.congestion,
+            )?),
+        )?;
+        let mut addresses = self.addresses.clone();
+        addresses.truncate(mesh_proto::MAX_DEVICE_ADDRESSES - 1);
+        addresses.push(address.to_string());
+        self.control.announce(self.device_id, &addresses).await?;
+        tracing::info!(%address, "announced a relayed address");
+        *relayed = Some(address);
+        let agent = self.clone();
+        tokio::spawn(async move {
+            agent.serve_on(&endpoint, Some(relay.address)).await;
+            // The allocation ended (the relay went away): allocate again next time.
+            *agent.relayed.lock().await = None;
+            if let Err(err) = agent
+                .control
+                .announce(agent.device_id, &agent.addresses)
+                .await
+            {
+                tracing::info!(error = %format!("{err:#}"), "cannot withdraw the relayed address");
+            }
+        });
+        Ok(())
     }
 }
 
@@ -249,7 +355,10 @@ pub fn spawn_reporter(progress: Arc<Progress>, label: String) -> tokio::task::Jo
 
 /// Asks Mesh's STUN servers for the socket's reflexive address. Best effort:
 /// without an answer the interface addresses are announced alone.
-async fn discover(control: &Control, socket: &std::net::UdpSocket) -> Option<SocketAddr> {
+pub(crate) async fn discover(
+    control: &Control,
+    socket: &std::net::UdpSocket,
+) -> Option<SocketAddr> {
     let servers = match control.stun_servers().await {
         Ok(servers) => servers,
         Err(err) => {
@@ -305,7 +414,7 @@ fn announced(options: &Options, bound: SocketAddr, reflexive: Option<SocketAddr>
     addresses
 }
 
-fn local_addresses(bound: SocketAddr) -> Vec<String> {
+pub(crate) fn local_addresses(bound: SocketAddr) -> Vec<String> {
     if !bound.ip().is_unspecified() {
         return vec![bound.to_string()];
     }

@@ -225,6 +225,31 @@ impl Control {
         .await
     }
 
+    /// Mesh's TURN relay over UDP and a credential for it, from the ICE
+    /// servers it hands out.
+    pub async fn relay_server(&self) -> anyhow::Result<crate::turn::RelayServer> {
+        let servers: IceServers = self.get("/api/v1/ice-servers").await?;
+        for server in servers.ice_servers {
+            let (Some(username), Some(password)) = (server.username, server.credential) else {
+                continue;
+            };
+            for host in server
+                .urls
+                .iter()
+                .filter_map(|u| crate::turn::udp_server_of(u))
+            {
+                if let Some(address) = tokio::net::lookup_host(&host).await?.next() {
+                    return Ok(crate::turn::RelayServer {
+                        address,
+                        username,
+                        password,
+                    });
+                }
+            }
+        }
+        anyhow::bail!("the Mesh server offers no TURN relay over UDP (is MESH_TURN off?)")
+    }
+
     /// Mesh's STUN servers (`host:port`), from the ICE servers it hands out.
     pub async fn stun_servers(&self) -> anyhow::Result<Vec<String>> {
         let servers: IceServers = self.get("/api/v1/ice-servers").await?;

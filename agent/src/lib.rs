@@ -15,7 +15,7 @@
 //!    session to a teammate's device. The server checks that the two people
 //!    share a room and answers with a capability token: signed, valid two
 //!    minutes, single use, naming the target device, the scope and the
-//!    requester's fingerprint ([`session::open`]).
+//!    requester's fingerprint ([`path::Dialer::open`]).
 //! 4. The requester dials the target, pinning the certificate fingerprint the
 //!    server vouched for, and presents the token. The target has the server
 //!    redeem it and requires the requester's certificate to have the
@@ -38,10 +38,12 @@ pub mod control;
 pub mod home;
 pub mod identity;
 pub mod manifest;
+pub mod path;
 pub mod progress;
 pub mod session;
 pub mod stun;
 pub mod terminal;
 pub mod transfer;
 pub mod transport;
+pub mod turn;
 pub mod wire;

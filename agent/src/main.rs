@@ -11,12 +11,12 @@ use mesh_agent::agent::{self, Agent, Options};
 use mesh_agent::control::{self, Control};
 use mesh_agent::home::Home;
 use mesh_agent::identity::Identity;
+use mesh_agent::path::Dialer;
 use mesh_agent::progress::{size, Progress};
-use mesh_agent::session;
 use mesh_agent::terminal::host::TerminalHost;
 use mesh_agent::terminal::view::Viewer;
 use mesh_agent::transfer::{send, Policy};
-use mesh_agent::transport::{self, Congestion};
+use mesh_agent::transport::Congestion;
 use mesh_proto::Scope;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -209,6 +209,9 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<agent::Event>
                     names.join(", ")
                 );
             }
+            Ok(agent::Event::Connected { from, path }) => {
+                eprintln!("session from {from}, path: {path}")
+            }
             Ok(agent::Event::Failed { message, .. }) => {
                 eprintln!("an incoming session ended: {message}")
             }
@@ -280,9 +283,10 @@ fn host_name() -> String {
         .unwrap_or_else(|| "desktop".into())
 }
 
-/// An endpoint for dialling out, on every interface.
-fn dialer() -> anyhow::Result<quinn::Endpoint> {
-    transport::dialer(SocketAddr::from(([0, 0, 0, 0], 0)))
+/// An endpoint for dialling out, on every interface, that knows its
+/// candidate addresses.
+async fn dialer(control: &Control) -> anyhow::Result<Dialer> {
+    Dialer::new(control, SocketAddr::from(([0, 0, 0, 0], 0))).await
 }
 
 async fn send_paths(
@@ -300,18 +304,20 @@ async fn send_paths(
     let identity = Identity::load_or_create(home)?;
     let control = Control::new(home.clone())?;
     let target = agent::resolve(&control, state.device_id, to).await?;
-    let endpoint = dialer()?;
+    let dialer = dialer(&control).await?;
     eprintln!("sending to {} ({})...", target.username, target.name);
-    let session = session::open(
-        &control,
-        &identity,
-        &endpoint,
-        state.device_id,
-        &target,
-        Scope::File,
-        congestion,
-    )
-    .await?;
+    let session = dialer
+        .open(
+            &control,
+            &identity,
+            state.device_id,
+            &target,
+            Scope::File,
+            congestion,
+        )
+        .await?;
+    eprintln!("path: {}", session.path);
+    let path = session.path;
     let progress = Progress::new();
     let reporter = agent::spawn_reporter(progress.clone(), format!("to {}", target.username));
     let result = send::send(session, &identity, paths, progress).await;
@@ -319,7 +325,7 @@ async fn send_paths(
     let report = result?;
     let seconds = report.elapsed.as_secs_f64().max(1e-3);
     println!(
-        "sent {} ({} bytes) to {} ({}) in {seconds:.1} s, {}/s; {} were already there",
+        "sent {} ({} bytes) to {} ({}) in {seconds:.1} s, {}/s; {} were already there; path: {path}",
         size(report.bytes_sent),
         report.bytes_sent,
         target.username,
@@ -327,7 +333,7 @@ async fn send_paths(
         size((report.bytes_sent as f64 / seconds) as u64),
         size(report.bytes_skipped),
     );
-    endpoint.wait_idle().await;
+    dialer.wait_idle().await;
     Ok(())
 }
 
@@ -414,6 +420,14 @@ async fn share(
     tokio::spawn(async move { serving.serve().await });
     let online = agent.clone();
     tokio::spawn(async move { online.stay_online().await });
+    let mut events = agent.subscribe();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            if let agent::Event::Connected { from, path } = event {
+                eprint!("\r\n[mesh] {from} is watching, path: {path}\r\n");
+            }
+        }
+    });
 
     let _ = std::fs::remove_file(&socket_path);
     let listener = tokio::net::UnixListener::bind(&socket_path)
@@ -538,22 +552,23 @@ async fn view(
     let identity = Identity::load_or_create(home)?;
     let control = Control::new(home.clone())?;
     let target = agent::resolve(&control, state.device_id, device).await?;
-    let endpoint = dialer()?;
+    let dialer = dialer(&control).await?;
     let scope = if read_only {
         Scope::TerminalView
     } else {
         Scope::TerminalControl
     };
-    let session = session::open(
-        &control,
-        &identity,
-        &endpoint,
-        state.device_id,
-        &target,
-        scope,
-        congestion,
-    )
-    .await?;
+    let session = dialer
+        .open(
+            &control,
+            &identity,
+            state.device_id,
+            &target,
+            scope,
+            congestion,
+        )
+        .await?;
+    eprintln!("path: {}\r", session.path);
     let mut viewer = Viewer::join(session).await?;
     eprintln!(
         "Watching {}'s terminal as viewer {} (read-only until they grant you control). Ctrl-] leaves.\r",
@@ -589,6 +604,6 @@ async fn view(
         }
     }
     viewer.leave();
-    endpoint.wait_idle().await;
+    dialer.wait_idle().await;
     Ok(())
 }

@@ -7,11 +7,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mesh_proto::{Capability, CreateSessionRequest, Device, Scope, SessionGrant};
+use mesh_proto::{Capability, Scope, SessionGrant};
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 
 use crate::control::{Control, Refused};
 use crate::identity::Identity;
+use crate::path::Path;
 use crate::transport::{self, close, Congestion};
 use crate::wire::{self, Frame, PeerError};
 
@@ -26,6 +27,8 @@ pub struct Session {
     pub recv: RecvStream,
     pub id: i64,
     pub scope: Scope,
+    /// Direct or through the relay, for the person to see.
+    pub path: Path,
 }
 
 /// Why a session or a transfer stopped: a close code and a sentence for the
@@ -70,27 +73,6 @@ impl From<PeerError> for Failure {
     }
 }
 
-/// Requester side: asks the server for a session to `target` and dials it.
-pub async fn open(
-    control: &Control,
-    identity: &Identity,
-    endpoint: &Endpoint,
-    from_device: i64,
-    target: &Device,
-    scope: Scope,
-    congestion: Congestion,
-) -> anyhow::Result<Session> {
-    let grant = control
-        .create_session(&CreateSessionRequest {
-            from_device,
-            to_device: target.id,
-            kind: scope.kind(),
-            scope,
-        })
-        .await?;
-    connect(identity, endpoint, &grant, congestion).await
-}
-
 /// Dials the granted target and presents the token.
 pub async fn connect(
     identity: &Identity,
@@ -128,6 +110,7 @@ pub async fn hello(connection: Connection, token: &str) -> Result<Session, Failu
     .await?;
     match wire::read_frame(&mut recv).await? {
         Frame::Welcome { session, scope } => Ok(Session {
+            path: Path::Direct(connection.remote_address()),
             connection,
             send,
             recv,
@@ -196,6 +179,7 @@ pub async fn admit(
             }
             Ok((
                 Session {
+                    path: Path::Direct(connection.remote_address()),
                     connection,
                     send,
                     recv,

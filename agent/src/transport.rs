@@ -23,6 +23,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 use crate::identity::{crypto, fingerprint, Identity};
+use crate::turn::TurnSocket;
 
 /// The application protocol on the wire; a peer speaking another is refused.
 pub const ALPN: &[u8] = b"mesh-agent/1";
@@ -40,6 +41,10 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one address gets to answer a handshake.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// quinn assumes 333 ms before the first sample, so a handshake packet lost
+/// while the peer's NAT is not yet open is resent only after about a second;
+/// hole punching has a window of two (see [`crate::path`]).
+const INITIAL_RTT: Duration = Duration::from_millis(100);
 
 /// Congestion control, chosen per agent (`--congestion`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +83,7 @@ fn transport(congestion: Congestion) -> Arc<TransportConfig> {
         .max_concurrent_uni_streams(VarInt::from_u32(64))
         .max_concurrent_bidi_streams(VarInt::from_u32(16))
         .keep_alive_interval(Some(KEEP_ALIVE))
+        .initial_rtt(INITIAL_RTT)
         .max_idle_timeout(Some(
             IdleTimeout::try_from(IDLE_TIMEOUT).expect("30 s fits a QUIC idle timeout"),
         ));
@@ -99,6 +105,15 @@ pub fn endpoint(
     socket: UdpSocket,
     congestion: Congestion,
 ) -> anyhow::Result<Endpoint> {
+    quic(socket, Some(server_config(identity, congestion)?))
+}
+
+/// How this agent answers handshakes: its certificate, any client
+/// certificate (checked against the capability afterwards).
+pub fn server_config(
+    identity: &Identity,
+    congestion: Congestion,
+) -> anyhow::Result<quinn::ServerConfig> {
     let mut tls = rustls::ServerConfig::builder_with_provider(crypto())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(AnyClientCert))
@@ -106,7 +121,22 @@ pub fn endpoint(
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls)?));
     server.transport_config(transport(congestion));
-    quic(socket, Some(server))
+    Ok(server)
+}
+
+/// An endpoint over a TURN allocation: peers are relayed addresses, and
+/// quinn runs unchanged on top (see [`crate::turn`]).
+pub fn relayed(
+    socket: Arc<TurnSocket>,
+    server: Option<quinn::ServerConfig>,
+) -> anyhow::Result<Endpoint> {
+    Endpoint::new_with_abstract_socket(
+        EndpointConfig::default(),
+        server,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .context("cannot start the QUIC endpoint on the relay")
 }
 
 /// An endpoint that only dials out (`send`, `view`).
@@ -130,7 +160,10 @@ pub fn socket(address: SocketAddr) -> anyhow::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-fn quic(socket: UdpSocket, server: Option<quinn::ServerConfig>) -> anyhow::Result<Endpoint> {
+pub(crate) fn quic(
+    socket: UdpSocket,
+    server: Option<quinn::ServerConfig>,
+) -> anyhow::Result<Endpoint> {
     Endpoint::new(
         EndpointConfig::default(),
         server,

@@ -498,6 +498,7 @@ async fn people_who_share_no_room_cannot_send_to_each_other() {
             to_device: dave.device_id(),
             kind: mesh_proto::SessionKind::File,
             scope: Scope::File,
+            candidates: Vec::new(),
         })
         .await
         .unwrap_err();

@@ -146,6 +146,7 @@ pub async fn create_session(
             "A device cannot open a session to itself.",
         ));
     }
+    let candidates = validate_addresses(&request.candidates)?;
     let (session, requester, target) = app
         .store
         .call(move |conn| {
@@ -197,6 +198,7 @@ pub async fn create_session(
         &ServerFrame::event(ServerEvent::SessionOffer(SessionOffer {
             session: session.clone(),
             from: requester,
+            candidates,
         })),
     );
     Ok(SessionGrant {

@@ -65,20 +65,37 @@ impl Server {
         Server::start_with(&[("MESH_TURN_PORT", "0"), ("MESH_PUBLIC_IP", "127.0.0.1")])
     }
 
+    /// A server with its TURN relay (and STUN) on `ip`, an address of the
+    /// network namespace the calling thread is in (see `tests/nat.rs`).
+    pub fn start_on(ip: &str) -> Server {
+        let http = format!("{ip}:0");
+        Server::start_with(&[
+            ("MESH_HTTP_ADDR", &http),
+            // The relay takes its public address from the SFU's settings,
+            // so the SFU stays on (on a free port).
+            ("MESH_SFU", "true"),
+            ("MESH_MEDIA_PORT", "0"),
+            ("MESH_TURN_PORT", "0"),
+            ("MESH_PUBLIC_IP", ip),
+        ])
+    }
+
     fn start_with(env: &[(&str, &str)]) -> Server {
         // The agent's TLS provider, which the harness's HTTP client needs too.
         mesh_agent::identity::crypto();
         let data_dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(mesh_binary());
-        command.envs(env.iter().copied());
-        let mut child = command
+        command
             .arg("serve")
             .env("MESH_HTTP_ADDR", "127.0.0.1:0")
             .env("MESH_SFU", "false")
             .env("MESH_DATA_DIR", data_dir.path())
             .env("MESH_LOG", "warn")
             .env_remove("MESH_PUBLIC_URL")
-            .env_remove("MESH_REGISTRATION")
+            .env_remove("MESH_REGISTRATION");
+        // The caller's settings win over the defaults above.
+        command.envs(env.iter().copied());
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -281,6 +298,7 @@ impl TestAgent {
                 to_device: to.device_id(),
                 kind: scope.kind(),
                 scope,
+                candidates: Vec::new(),
             })
             .await
             .expect("session grant")

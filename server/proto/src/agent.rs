@@ -129,6 +129,12 @@ pub struct CreateSessionRequest {
     pub kind: SessionKind,
     /// Must belong to `kind`.
     pub scope: Scope,
+    /// Where the requester's dialling socket can be reached (`ip:port`, at
+    /// most 8: its interface addresses and the reflexive address Mesh's STUN
+    /// server saw). Forwarded to the target in [`SessionOffer::candidates`]
+    /// so it can punch a hole in its NAT towards them.
+    #[serde(default)]
+    pub candidates: Vec<String>,
 }
 
 /// Answer to `POST /sessions`: what the requester needs to dial the target.
@@ -196,4 +202,8 @@ pub struct SessionOffer {
     pub session: P2pSession,
     /// The requesting device and its owner, as the server knows them.
     pub from: Device,
+    /// The requester's candidate addresses for this session (validated
+    /// `ip:port`s), which the target sends punch datagrams to.
+    #[serde(default)]
+    pub candidates: Vec<String>,
 }
