@@ -38,7 +38,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<AuthRespons
     let invite_code = request.invite_code.filter(|code| !code.trim().is_empty());
     let refresh_ttl = app.config.refresh_token_ttl.as_millis() as i64;
 
-    let (user, actor, refresh_token) = app
+    let (user, actor, refresh_token, invited_by) = app
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
@@ -86,16 +86,23 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<AuthRespons
                     }
                 },
             )?;
-            if let Some(invite) = invite {
-                rooms::add_member(&tx, invite.room_id, user.id, invite.role, now)?;
-                invites::count_use(&tx, &invite.code)?;
-            }
+            let invited_by = match invite {
+                Some(invite) => {
+                    rooms::add_member(&tx, invite.room_id, user.id, invite.role, now)?;
+                    invites::count_use(&tx, &invite.code)?;
+                    Some((invite.room_id, invite.created_by))
+                }
+                None => None,
+            };
             let (actor, refresh_token) = start_session(&tx, user.id, now, refresh_ttl)?;
             tx.commit()?;
-            Ok((user, actor, refresh_token))
+            Ok((user, actor, refresh_token, invited_by))
         })
         .await?;
     tracing::info!(user = user.id, admin = user.is_admin, "account registered");
+    if let Some((room_id, inviter)) = invited_by {
+        crate::notify::invitation_used(app, room_id, inviter, user.id).await;
+    }
     Ok(auth_response(app, user, actor, refresh_token))
 }
 

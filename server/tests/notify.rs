@@ -294,6 +294,64 @@ async fn the_webhook_gets_the_event_as_json_including_invitations() {
     assert_eq!(got[1].body["event"], "invitation");
     assert_eq!(got[1].body["title"], "carol joined #general");
     assert_eq!(got[1].body["priority"], "low");
+
+    // So does an account created with his invitation link.
+    let (status, invite) = server
+        .post(
+            &format!("/api/v1/rooms/{}/invites", t.room),
+            &t.bob.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invite}");
+    let (status, body) = server
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"username": "dave", "email": "dave@example.org",
+                        "password": "password-dave", "invite_code": invite["code"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let got = receiver.wait_for(3).await;
+    assert_eq!(got[2].body["title"], "dave joined #general");
+}
+
+#[tokio::test]
+async fn a_file_offered_to_a_device_is_pushed_to_its_owner() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_with(NOTIFY_ENV).await;
+    let t = team(&server).await;
+    use_webhook(&server, &t.bob, &receiver, "hook-secret-files").await;
+    let register = |owner: &Session, name: &str, digit: char| {
+        let body = json!({"name": name, "fingerprint": digit.to_string().repeat(64)});
+        let token = owner.token.clone();
+        let server = &server;
+        async move {
+            let (status, device) = server.post("/api/v1/devices", &token, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{device}");
+            device
+        }
+    };
+    let laptop = register(&t.alice, "alice-laptop", 'a').await;
+    let desktop = register(&t.bob, "bob-desktop", 'b').await;
+
+    let (status, grant) = server
+        .post(
+            "/api/v1/sessions",
+            &t.alice.token,
+            json!({"from_device": laptop["id"], "to_device": desktop["id"], "kind": "file", "scope": "file"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].body["event"], "file");
+    assert_eq!(got[0].body["title"], "alice is sending you a file");
+    assert_eq!(got[0].body["message"], "To your device bob-desktop.");
+    assert_eq!(got[0].body["priority"], "high");
+    assert_eq!(got[0].body["room_id"], Value::Null);
+    assert_eq!(got[0].body["url"], format!("{}/", server.url).as_str());
 }
 
 #[tokio::test]
