@@ -201,6 +201,9 @@ pub async fn create_session(
             candidates,
         })),
     );
+    if session.scope == mesh_proto::Scope::File {
+        crate::notify::file_offered(app, actor.user_id, target.user_id, &target.name).await;
+    }
     Ok(SessionGrant {
         session,
         token,

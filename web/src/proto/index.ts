@@ -135,9 +135,87 @@ role?: Role, };
 
 export type InvitePreview = { room_id: number, room_name: string, role: Role, expires_at?: number, };
 
-export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" });
+export type NotificationBackend = "none" | "gotify" | "ntfy" | "webhook";
 
-export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" };
+export type NotificationEvents = { 
+/**
+ * Chat messages in a room the user is not looking at.
+ */
+messages: boolean, 
+/**
+ * A call starting in one of the user's rooms.
+ */
+calls: boolean, 
+/**
+ * A file offered to one of the user's devices.
+ */
+files: boolean, 
+/**
+ * Someone joining a room through an invitation link the user made.
+ */
+invitations: boolean, };
+
+export type QuietHours = { 
+/**
+ * `HH:MM`, local time.
+ */
+start: string, 
+/**
+ * `HH:MM`, local time; before `start` when the window spans midnight.
+ */
+end: string, 
+/**
+ * The user's offset from UTC when saved, in minutes (60 for UTC+1).
+ */
+utc_offset_minutes: number, };
+
+export type NotificationSettings = { backend: NotificationBackend, 
+/**
+ * Gotify or ntfy server base URL, or the webhook URL; `""` for none.
+ */
+url: string, 
+/**
+ * The ntfy topic; `""` otherwise.
+ */
+topic: string, 
+/**
+ * Whether a Gotify app token, ntfy access token or webhook bearer is stored.
+ */
+token_set: boolean, events: NotificationEvents, quiet_hours: QuietHours | null, 
+/**
+ * What the server-wide configuration provides (`none` if nothing).
+ */
+server_default: NotificationBackend, };
+
+export type NotificationSettingsUpdate = { backend: NotificationBackend, url: string, topic: string, 
+/**
+ * Absent or `null`: keep the stored token; `""`: clear it; otherwise replace it.
+ */
+token?: string, events: NotificationEvents, quiet_hours: QuietHours | null, };
+
+export type NotificationTestResult = { 
+/**
+ * The receiver answered 2xx.
+ */
+delivered: boolean, 
+/**
+ * Why not, for people (never contains the token).
+ */
+error: string | null, };
+
+export type SessionInfo = { id: number, created_at: number, 
+/**
+ * The last sign-in or token refresh.
+ */
+last_seen_at: number | null, user_agent: string | null, 
+/**
+ * The session making this request.
+ */
+current: boolean, };
+
+export type ClientFrame = { v: number, id?: string, } & ({ "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "focus", "payload": SetFocus } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" });
+
+export type ClientEvent = { "type": "auth", "payload": AuthPayload } | { "type": "message.send", "payload": SendMessage } | { "type": "message.edit", "payload": EditMessage } | { "type": "message.delete", "payload": DeleteMessage } | { "type": "typing", "payload": TypingPayload } | { "type": "room.read", "payload": MarkRead } | { "type": "presence.set", "payload": SetPresence } | { "type": "focus", "payload": SetFocus } | { "type": "call.join", "payload": JoinCall } | { "type": "call.leave", "payload": LeaveCall } | { "type": "call.signal", "payload": SendSignal } | { "type": "call.media", "payload": SetMedia } | { "type": "call.layer", "payload": SetLayer } | { "type": "ping" };
 
 export type ServerFrame = { v: number, 
 /**
@@ -168,6 +246,8 @@ export type SetPresence = {
  * `online` or `busy`; `offline` is only ever derived by the server.
  */
 status: Presence, };
+
+export type SetFocus = { room_id: number | null, visible: boolean, };
 
 export type Ready = { user: User, protocol: number, };
 
@@ -314,7 +394,14 @@ from_device: number, to_device: number, kind: SessionKind,
 /**
  * Must belong to `kind`.
  */
-scope: Scope, };
+scope: Scope, 
+/**
+ * Where the requester's dialling socket can be reached (`ip:port`, at
+ * most 8: its interface addresses and the reflexive address Mesh's STUN
+ * server saw). Forwarded to the target in [`SessionOffer::candidates`]
+ * so it can punch a hole in its NAT towards them.
+ */
+candidates: Array<string>, };
 
 export type SessionGrant = { session: P2pSession, 
 /**
@@ -376,4 +463,9 @@ export type SessionOffer = { session: P2pSession,
 /**
  * The requesting device and its owner, as the server knows them.
  */
-from: Device, };
+from: Device, 
+/**
+ * The requester's candidate addresses for this session (validated
+ * `ip:port`s), which the target sends punch datagrams to.
+ */
+candidates: Array<string>, };

@@ -48,6 +48,7 @@ export const useRooms = create<RoomsState>((set, get) => ({
 
   setActive(roomId) {
     set({ activeRoomId: roomId });
+    reportFocus();
   },
 
   incrementUnread(roomId) {
@@ -80,4 +81,15 @@ export function findRoom(rooms: readonly Room[], roomId: number): Room | undefin
 
 export function sortRooms(rooms: readonly Room[]): Room[] {
   return [...rooms].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Tells the server which room this tab shows and whether the page is
+ * visible: the server pushes no notifications for a room the user is looking at. */
+export function reportFocus(): void {
+  if (!realtime.isReady) return;
+  const visible = typeof document === 'undefined' || document.visibilityState === 'visible';
+  const payload = { room_id: useRooms.getState().activeRoomId, visible };
+  realtime.request({ type: 'focus', payload }).catch(() => {
+    // Not recorded: the next focus change or reconnect sends it again.
+  });
 }

@@ -10,7 +10,7 @@ import { useCall } from './call';
 import { useChat } from './chat';
 import { useConnection } from './connection';
 import { useMembers } from './members';
-import { findRoom, useRooms } from './rooms';
+import { findRoom, reportFocus, useRooms } from './rooms';
 import { useSession } from './session';
 import { notify } from './toasts';
 import { useTyping } from './typing';
@@ -31,6 +31,7 @@ export function startSync(): () => void {
         realtime.request({ type: 'presence.set', payload: { status: 'busy' } }).catch(() => {});
       }
       useChat.getState().resendPending();
+      reportFocus();
       if (reconnected) {
         void signalingBack();
         void resync().catch(notify.failure);
@@ -41,8 +42,10 @@ export function startSync(): () => void {
   });
   // A closing tab leaves its call at once rather than after the resume grace.
   window.addEventListener('pagehide', leaveOnPageHide);
+  document.addEventListener('visibilitychange', reportFocus);
   return () => {
     window.removeEventListener('pagehide', leaveOnPageHide);
+    document.removeEventListener('visibilitychange', reportFocus);
     realtime.stop();
   };
 }
