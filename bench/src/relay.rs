@@ -20,6 +20,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub enum System {
     /// `mesh turn`: Mesh's relay without the control server.
     Mesh,
+    /// `mesh turn` of another build (`--baseline-mesh`), to measure a
+    /// change before and after in the same run.
+    MeshBaseline,
     /// coturn's `turnserver` (Debian `coturn`).
     Coturn,
     /// turn-rs's `turn-server`.
@@ -30,6 +33,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Mesh => "mesh",
+            System::MeshBaseline => "mesh-baseline",
             System::Coturn => "coturn",
             System::TurnRs => "turn-server",
         }
@@ -39,6 +43,7 @@ impl System {
 /// What every relay is given.
 pub struct Settings<'a> {
     pub mesh_binary: &'a Path,
+    pub baseline_mesh_binary: Option<&'a Path>,
     pub secret: &'a str,
     /// coturn's `--relay-threads`.
     pub coturn_relay_threads: u32,
@@ -58,15 +63,21 @@ impl Relay {
         let mut command = Command::new("taskset");
         command.arg("-c").arg(SERVER_CPU.to_string());
         match system {
-            System::Mesh => {
-                if !settings.mesh_binary.exists() {
+            System::Mesh | System::MeshBaseline => {
+                let binary = match system {
+                    System::MeshBaseline => settings
+                        .baseline_mesh_binary
+                        .context("no --baseline-mesh given")?,
+                    _ => settings.mesh_binary,
+                };
+                if !binary.exists() {
                     bail!(
                         "{} does not exist: build it first (`cargo build --release --bin mesh`, or pass --mesh)",
-                        settings.mesh_binary.display()
+                        binary.display()
                     );
                 }
                 command
-                    .arg(settings.mesh_binary)
+                    .arg(binary)
                     .arg("turn")
                     .env("MESH_DATA_DIR", dir.path())
                     .env("MESH_TURN_PORT", port.to_string())

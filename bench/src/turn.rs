@@ -13,7 +13,7 @@
 //! over loopback from one relay socket to the other).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -48,6 +48,10 @@ pub struct Params {
     /// given one CPU, as every relay is.
     #[arg(long, default_value_t = 1)]
     coturn_relay_threads: u32,
+    /// Another `mesh` binary to measure in the same rounds as
+    /// `mesh-baseline` (a build before a change, say).
+    #[arg(long)]
+    baseline_mesh: Option<PathBuf>,
     /// Measure Mesh without coturn.
     #[arg(long)]
     skip_coturn: bool,
@@ -224,6 +228,9 @@ pub async fn run(
     }
 
     let mut systems = vec![System::Mesh];
+    if params.baseline_mesh.is_some() {
+        systems.push(System::MeshBaseline);
+    }
     if params.skip_coturn {
         report.notes.push("coturn: skipped (--skip-coturn)".into());
     } else {
@@ -246,6 +253,7 @@ pub async fn run(
 
     let settings = Settings {
         mesh_binary: mesh,
+        baseline_mesh_binary: params.baseline_mesh.as_deref(),
         secret: &secret,
         coturn_relay_threads: params.coturn_relay_threads,
     };
@@ -291,6 +299,7 @@ pub async fn run(
     let mesh = &measured[0].1;
     for (system, peer) in &measured[1..] {
         let mut ratio = SystemFigures::new(match system {
+            System::MeshBaseline => "mesh/mesh-baseline",
             System::Coturn => "mesh/coturn",
             _ => "mesh/turn-server",
         });

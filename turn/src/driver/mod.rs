@@ -74,7 +74,7 @@ impl TurnServer {
 
         for &addr in &config.listen_udp {
             let (reader, sender) =
-                udp::bind(addr).map_err(|source| Error::Listen { addr, source })?;
+                udp::bind_listener(addr).map_err(|source| Error::Listen { addr, source })?;
             let local = sender
                 .local_addr()
                 .map_err(|source| Error::Listen { addr, source })?;
