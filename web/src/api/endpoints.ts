@@ -11,10 +11,14 @@ import type {
   Member,
   Message,
   MessagePage,
+  NotificationSettings,
+  NotificationSettingsUpdate,
+  NotificationTestResult,
   RegisterRequest,
   Role,
   Room,
   ServerInfo,
+  SessionInfo,
   UpdateRoomRequest,
   User,
 } from '../proto';
@@ -31,6 +35,13 @@ export const api = {
   login: (body: LoginRequest) => request<AuthResponse>('POST', '/auth/login', body, { auth: false }),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<User>('GET', '/me'),
+  sessions: () => request<SessionInfo[]>('GET', '/auth/sessions'),
+  revokeSession: (sessionId: number) => request<void>('DELETE', `/auth/sessions/${sessionId}`),
+
+  notificationSettings: () => request<NotificationSettings>('GET', '/me/notifications'),
+  updateNotificationSettings: (body: NotificationSettingsUpdate) =>
+    request<NotificationSettings>('PUT', '/me/notifications', body),
+  testNotification: () => request<NotificationTestResult>('POST', '/me/notifications/test'),
 
   myDevices: () => request<Device[]>('GET', '/devices'),
   revokeDevice: (deviceId: number) => request<void>('DELETE', `/devices/${deviceId}`),

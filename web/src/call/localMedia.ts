@@ -12,29 +12,43 @@ const CAMERA: MediaTrackConstraints = {
 };
 const SCREEN: DisplayMediaStreamOptions = { video: { frameRate: { ideal: 15, max: 15 } }, audio: false };
 
-/** A device chosen now must be used (`exact`); the one saved on the settings
- * page is only preferred (`ideal`), so that when it is unplugged the browser
- * opens another instead of failing. */
-export function withDevice(
-  constraints: MediaTrackConstraints,
-  chosen: string | undefined,
-  saved: string | undefined,
-): MediaTrackConstraints {
-  if (chosen) return { ...constraints, deviceId: { exact: chosen } };
-  return saved ? { ...constraints, deviceId: { ideal: saved } } : constraints;
+function withDevice(constraints: MediaTrackConstraints, deviceId: string | undefined): MediaTrackConstraints {
+  return deviceId ? { ...constraints, deviceId: { exact: deviceId } } : constraints;
 }
 
-const microphone = (deviceId: string | undefined) => withDevice(MICROPHONE, deviceId, loadMediaPreferences().microphone);
-const camera = (deviceId: string | undefined) => withDevice(CAMERA, deviceId, loadMediaPreferences().camera);
+type Kind = 'microphone' | 'camera';
 
-export async function openMicrophone(deviceId?: string): Promise<MediaStreamTrack> {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: microphone(deviceId) });
-  return stream.getAudioTracks()[0];
+const BASE: Record<Kind, MediaTrackConstraints> = { microphone: MICROPHONE, camera: CAMERA };
+
+/** The device chosen now, otherwise the one saved on the settings page. */
+function deviceToOpen(kind: Kind, chosen: string | undefined): string | undefined {
+  return chosen ?? loadMediaPreferences()[kind];
 }
 
-export async function openCamera(deviceId?: string): Promise<MediaStreamTrack> {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: camera(deviceId) });
-  return stream.getVideoTracks()[0];
+async function openTrack(kind: Kind, constraints: MediaTrackConstraints): Promise<MediaStreamTrack> {
+  const stream = await navigator.mediaDevices.getUserMedia(kind === 'camera' ? { video: constraints } : { audio: constraints });
+  return stream.getTracks()[0];
+}
+
+/** Opens `chosen`, or else the saved device. The saved one is asked for as
+ * `exact` (Chromium ignores an `ideal` microphone), so when it is gone the
+ * browser's default is opened instead of failing. */
+async function openPreferred(kind: Kind, chosen: string | undefined): Promise<MediaStreamTrack> {
+  const deviceId = deviceToOpen(kind, chosen);
+  try {
+    return await openTrack(kind, withDevice(BASE[kind], deviceId));
+  } catch (error) {
+    if (chosen || !deviceId || mediaProblem(error) !== 'noDevice') throw error;
+    return openTrack(kind, BASE[kind]);
+  }
+}
+
+export function openMicrophone(deviceId?: string): Promise<MediaStreamTrack> {
+  return openPreferred('microphone', deviceId);
+}
+
+export function openCamera(deviceId?: string): Promise<MediaStreamTrack> {
+  return openPreferred('camera', deviceId);
 }
 
 export interface OpenedDevices {
@@ -46,7 +60,8 @@ export interface OpenedDevices {
 
 /** Opens the microphone and the camera with a single permission prompt. If
  * that fails for another reason than a refusal, each is tried on its own, so
- * that a missing or busy camera still leaves the microphone (and the reverse). */
+ * that a missing or busy camera still leaves the microphone (and the reverse)
+ * and a saved device that is gone gives way to the default. */
 export async function openDevices(
   want: { audio: boolean; video: boolean },
   chosen: { microphone?: string; camera?: string },
@@ -54,18 +69,22 @@ export async function openDevices(
   if (!want.audio && !want.video) return { audio: null, video: null };
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: want.audio && microphone(chosen.microphone),
-      video: want.video && camera(chosen.camera),
+      audio: want.audio && withDevice(MICROPHONE, deviceToOpen('microphone', chosen.microphone)),
+      video: want.video && withDevice(CAMERA, deviceToOpen('camera', chosen.camera)),
     });
     return { audio: stream.getAudioTracks()[0] ?? null, video: stream.getVideoTracks()[0] ?? null };
   } catch (error) {
-    if (!want.audio || !want.video || mediaProblem(error) === 'denied') return { audio: null, video: null, error };
-    const [audio, video] = await Promise.allSettled([openMicrophone(chosen.microphone), openCamera(chosen.camera)]);
-    return {
+    if (mediaProblem(error) === 'denied') return { audio: null, video: null, error };
+    const [audio, video] = await Promise.allSettled([
+      want.audio ? openMicrophone(chosen.microphone) : null,
+      want.video ? openCamera(chosen.camera) : null,
+    ]);
+    const opened = {
       audio: audio.status === 'fulfilled' ? audio.value : null,
       video: video.status === 'fulfilled' ? video.value : null,
-      error,
     };
+    const failure = [audio, video].find((result) => result.status === 'rejected');
+    return failure ? { ...opened, error: failure.reason } : opened;
   }
 }
 

@@ -3,6 +3,8 @@ import { useT } from '../i18n';
 import { AgentDevices } from '../settings/AgentDevices';
 import { LanguageSettings } from '../settings/LanguageSettings';
 import { MediaSettings } from '../settings/MediaSettings';
+import { NotificationSettings } from '../settings/NotificationSettings';
+import { Sessions } from '../settings/Sessions';
 
 /** The user's own settings: notifications, call devices, language, and
  * where they are signed in. */
@@ -14,9 +16,11 @@ export function SettingsPage() {
         <h1 id="prefs-title">{t('prefs.title')}</h1>
         <Link to="/">{t('prefs.back')}</Link>
       </header>
+      <NotificationSettings />
       <MediaSettings />
       <LanguageSettings />
       <AgentDevices />
+      <Sessions />
     </section>
   );
 }

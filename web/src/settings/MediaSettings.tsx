@@ -68,7 +68,8 @@ export function MediaSettings() {
   const startPreview = async () => {
     previewingRef.current = true;
     setPreviewing(true);
-    await Promise.all([open('camera', preferences.camera), open('microphone', preferences.microphone)]);
+    // Nothing chosen yet: the saved devices, or the defaults if they are gone.
+    await Promise.all([open('camera', undefined), open('microphone', undefined)]);
     // Labels are given only once the page may use a device.
     await refreshLists();
   };
