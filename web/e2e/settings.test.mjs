@@ -71,7 +71,8 @@ async function logIn(page, login) {
 }
 
 /** The settings panel titled `title` (the toasts' region is also called Notifications). */
-const panel = (page, title) => page.locator('section.panel').filter({ has: page.getByRole('heading', { level: 2, name: title, exact: true }) });
+const panel = (page, title) =>
+  page.locator('section.panel').filter({ has: page.getByRole('heading', { level: 2, name: title, exact: true }) });
 const notifications = (page) => panel(page, 'Notifications');
 
 test('notification settings stick and the test notification reaches the receiver', { timeout: 120_000 }, async () => {
@@ -242,7 +243,8 @@ test('a session revoked from another browser is signed out', { timeout: 90_000 }
 
   const other = items.filter({ hasNotText: 'This browser' });
   await other.getByRole('button', { name: /^Sign out / }).click();
-  await first.getByRole('dialog', { name: 'Sign out this session' }).getByRole('button', { name: 'Sign out this session' }).click();
+  const confirm = first.getByRole('dialog', { name: 'Sign out this session' });
+  await confirm.getByRole('button', { name: 'Sign out this session' }).click();
   await eventually(async () => assert.equal(await items.count(), 1));
 
   // The other browser is thrown out without doing anything (its WebSocket is

@@ -26,7 +26,8 @@ function deviceToOpen(kind: Kind, chosen: string | undefined): string | undefine
 }
 
 async function openTrack(kind: Kind, constraints: MediaTrackConstraints): Promise<MediaStreamTrack> {
-  const stream = await navigator.mediaDevices.getUserMedia(kind === 'camera' ? { video: constraints } : { audio: constraints });
+  const request = kind === 'camera' ? { video: constraints } : { audio: constraints };
+  const stream = await navigator.mediaDevices.getUserMedia(request);
   return stream.getTracks()[0];
 }
 

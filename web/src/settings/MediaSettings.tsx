@@ -7,7 +7,12 @@ import { VideoView } from '../components/call/MediaView';
 import { useT } from '../i18n';
 import type { DeviceOption } from '../store/call';
 import { notify } from '../store/toasts';
-import { loadMediaPreferences, saveMediaPreferences, type MediaPreferences, type PreferredDevice } from './mediaPreferences';
+import {
+  loadMediaPreferences,
+  saveMediaPreferences,
+  type MediaPreferences,
+  type PreferredDevice,
+} from './mediaPreferences';
 import { MicrophoneMeter } from './MicrophoneMeter';
 
 type Lists = Record<PreferredDevice, DeviceOption[]>;

@@ -59,7 +59,10 @@ describe('stored preferences', () => {
       throw new DOMException('full', 'QuotaExceededError');
     };
     vi.stubGlobal('localStorage', refusing);
-    expect(saveMediaPreferences({ camera: 'cam1' })).toEqual({ camera: 'cam1', speakingThreshold: DEFAULT_SPEAKING_THRESHOLD });
+    expect(saveMediaPreferences({ camera: 'cam1' })).toEqual({
+      camera: 'cam1',
+      speakingThreshold: DEFAULT_SPEAKING_THRESHOLD,
+    });
     expect(loadMediaPreferences()).toEqual({ speakingThreshold: DEFAULT_SPEAKING_THRESHOLD });
   });
 });

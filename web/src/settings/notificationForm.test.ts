@@ -110,7 +110,10 @@ describe('the request body', () => {
 
   it('sends the unused fields empty and quiet hours with the offset', () => {
     expect(
-      updateFromForm(form({ url: ' https://hooks.example.test/x ', topic: 'stale', quietHours: { start: '22:00', end: '07:00' } }), 120),
+      updateFromForm(
+        form({ url: ' https://hooks.example.test/x ', topic: 'stale', quietHours: { start: '22:00', end: '07:00' } }),
+        120,
+      ),
     ).toEqual({
       backend: 'webhook',
       url: 'https://hooks.example.test/x',

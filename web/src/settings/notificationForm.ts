@@ -2,7 +2,13 @@
 // server checks them (so most mistakes are shown before a round trip), and
 // quiet hours moved between the offset they were saved at and this browser's.
 
-import type { NotificationBackend, NotificationEvents, NotificationSettings, NotificationSettingsUpdate, QuietHours } from '../proto';
+import type {
+  NotificationBackend,
+  NotificationEvents,
+  NotificationSettings,
+  NotificationSettingsUpdate,
+  QuietHours,
+} from '../proto';
 
 export const BACKENDS: readonly NotificationBackend[] = ['none', 'gotify', 'ntfy', 'webhook'];
 export const EVENTS: readonly (keyof NotificationEvents)[] = ['messages', 'calls', 'files', 'invitations'];
@@ -20,7 +26,14 @@ export interface NotificationForm {
 }
 
 /** Problems the form can have, named like their i18n keys (`prefs.notify.invalid.*`). */
-export type FormProblem = 'urlMissing' | 'urlInvalid' | 'topicMissing' | 'topicInvalid' | 'tokenMissing' | 'quietInvalid' | 'quietEmpty';
+export type FormProblem =
+  | 'urlMissing'
+  | 'urlInvalid'
+  | 'topicMissing'
+  | 'topicInvalid'
+  | 'tokenMissing'
+  | 'quietInvalid'
+  | 'quietEmpty';
 
 const MINUTES_PER_DAY = 24 * 60;
 /** ntfy's own rule for topic names. */
