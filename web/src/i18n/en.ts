@@ -237,6 +237,7 @@ export const en = {
 
   'prefs.title': 'Settings',
   'prefs.back': 'Back to my rooms',
+  'prefs.unavailable': 'This could not be loaded. Reload the page to try again.',
 
   'prefs.notify.title': 'Notifications',
   'prefs.notify.saved': 'Notification settings saved',

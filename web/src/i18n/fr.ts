@@ -237,6 +237,7 @@ export const fr: Dictionary = {
 
   'prefs.title': 'Paramètres',
   'prefs.back': 'Retour à mes salons',
+  'prefs.unavailable': 'Impossible de charger cette partie. Rechargez la page pour réessayer.',
 
   'prefs.notify.title': 'Notifications',
   'prefs.notify.saved': 'Paramètres de notification enregistrés',

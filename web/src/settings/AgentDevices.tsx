@@ -1,30 +1,18 @@
-import { useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import { api } from '../api/endpoints';
 import { ConfirmDialog } from '../components/Dialog';
 import { useT } from '../i18n';
 import { formatDateTime } from '../i18n/format';
 import type { Device } from '../proto';
 import { notify } from '../store/toasts';
+import { useLoad } from './useLoad';
 
 /** The user's desktop agents (`mesh-agent login`), each revocable. */
 export function AgentDevices() {
   const { t, language } = useT();
   const headingId = useId();
-  const [devices, setDevices] = useState<Device[] | null>(null);
+  const { value: devices, failed, setValue: setDevices } = useLoad(api.myDevices);
   const [revoking, setRevoking] = useState<Device | null>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .myDevices()
-      .then((found) => {
-        if (!cancelled) setDevices(found);
-      })
-      .catch(notify.failure);
-    return () => {
-      cancelled = true;
-    };
-  }, []);
 
   const revoke = async (device: Device) => {
     setRevoking(null);
@@ -42,7 +30,7 @@ export function AgentDevices() {
       <h2 id={headingId}>{t('prefs.devices.title')}</h2>
       <p className="hint">{t('prefs.devices.intro')}</p>
       {devices === null ? (
-        <p className="muted">{t('app.loading')}</p>
+        <p className="muted">{failed ? t('prefs.unavailable') : t('app.loading')}</p>
       ) : devices.length === 0 ? (
         <p className="muted">{t('prefs.devices.none')}</p>
       ) : (

@@ -1,7 +1,7 @@
-import { useEffect, useId, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { api } from '../api/endpoints';
 import { useT } from '../i18n';
-import type { NotificationBackend, NotificationSettings as Saved, NotificationTestResult } from '../proto';
+import type { NotificationBackend, NotificationTestResult } from '../proto';
 import { notify } from '../store/toasts';
 import {
   BACKENDS,
@@ -13,36 +13,23 @@ import {
   updateFromForm,
   type NotificationForm,
 } from './notificationForm';
+import { useLoad } from './useLoad';
 
 /** Where the user's push notifications go, which events, and when not. */
 export function NotificationSettings() {
   const { t } = useT();
   const headingId = useId();
-  const [saved, setSaved] = useState<Saved | null>(null);
-  const [form, setForm] = useState<NotificationForm | null>(null);
-  const [dirty, setDirty] = useState(false);
+  const { value: saved, failed, setValue: setSaved } = useLoad(api.notificationSettings);
+  // Unsaved changes; without any, the form shows what is saved.
+  const [edited, setEdited] = useState<NotificationForm | null>(null);
+  const form = edited ?? (saved && formFromSettings(saved, browserUtcOffset()));
+  const dirty = edited !== null;
   const [saving, setSaving] = useState(false);
   const [testing, setTesting] = useState(false);
   const [testResult, setTestResult] = useState<NotificationTestResult | null>(null);
 
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .notificationSettings()
-      .then((settings) => {
-        if (cancelled) return;
-        setSaved(settings);
-        setForm(formFromSettings(settings, browserUtcOffset()));
-      })
-      .catch(notify.failure);
-    return () => {
-      cancelled = true;
-    };
-  }, []);
-
   const change = (patch: Partial<NotificationForm>) => {
-    setForm((current) => current && { ...current, ...patch });
-    setDirty(true);
+    if (form) setEdited({ ...form, ...patch });
   };
 
   const problem = form && formProblem(form);
@@ -52,11 +39,8 @@ export function NotificationSettings() {
     if (!form || problem) return;
     setSaving(true);
     try {
-      const offset = browserUtcOffset();
-      const settings = await api.updateNotificationSettings(updateFromForm(form, offset));
-      setSaved(settings);
-      setForm(formFromSettings(settings, offset));
-      setDirty(false);
+      setSaved(await api.updateNotificationSettings(updateFromForm(form, browserUtcOffset())));
+      setEdited(null);
       setTestResult(null);
       notify.success(t('prefs.notify.saved'));
     } catch (error) {
@@ -82,7 +66,7 @@ export function NotificationSettings() {
     <section className="panel" aria-labelledby={headingId}>
       <h2 id={headingId}>{t('prefs.notify.title')}</h2>
       {!form || !saved ? (
-        <p className="muted">{t('app.loading')}</p>
+        <p className="muted">{failed ? t('prefs.unavailable') : t('app.loading')}</p>
       ) : (
         <form className="form" onSubmit={save} noValidate>
           <BackendSelect

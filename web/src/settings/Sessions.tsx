@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api } from '../api/endpoints';
 import { ConfirmDialog } from '../components/Dialog';
@@ -7,6 +7,7 @@ import { formatDateTime } from '../i18n/format';
 import type { SessionInfo } from '../proto';
 import { useSession } from '../store/session';
 import { notify } from '../store/toasts';
+import { useLoad } from './useLoad';
 import { describeClient } from './userAgent';
 
 /** Where the user is signed in; revoking this browser's session logs out. */
@@ -14,21 +15,8 @@ export function Sessions() {
   const { t, language } = useT();
   const navigate = useNavigate();
   const headingId = useId();
-  const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
+  const { value: sessions, failed, setValue: setSessions } = useLoad(api.sessions);
   const [revoking, setRevoking] = useState<SessionInfo | null>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .sessions()
-      .then((found) => {
-        if (!cancelled) setSessions(found);
-      })
-      .catch(notify.failure);
-    return () => {
-      cancelled = true;
-    };
-  }, []);
 
   const name = (session: SessionInfo) => {
     const { browser, system } = describeClient(session.user_agent);
@@ -57,7 +45,7 @@ export function Sessions() {
     <section className="panel" aria-labelledby={headingId}>
       <h2 id={headingId}>{t('prefs.sessions.title')}</h2>
       {sessions === null ? (
-        <p className="muted">{t('app.loading')}</p>
+        <p className="muted">{failed ? t('prefs.unavailable') : t('app.loading')}</p>
       ) : (
         <ul className="prefs-list">
           {sessions.map((session) => (
