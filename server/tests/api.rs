@@ -52,6 +52,11 @@ async fn openapi_documents_every_rest_endpoint() {
         ("post", "/api/v1/sessions"),
         ("post", "/api/v1/sessions/{id}/close"),
         ("post", "/api/v1/sessions/redeem"),
+        ("get", "/api/v1/auth/sessions"),
+        ("delete", "/api/v1/auth/sessions/{id}"),
+        ("get", "/api/v1/me/notifications"),
+        ("put", "/api/v1/me/notifications"),
+        ("post", "/api/v1/me/notifications/test"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in expected {

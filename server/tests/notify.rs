@@ -608,6 +608,19 @@ async fn bad_settings_are_refused_and_change_nothing() {
     }
     let (_, after) = server.get("/api/v1/me/notifications", &alice.token).await;
     assert_eq!(after, good, "a refused update changed the settings");
+
+    // `null` keeps the stored token, `""` clears it.
+    let mut keep = json!({"backend": "gotify", "url": "https://push.example.org", "topic": "",
+                          "token": null, "events": all_events(), "quiet_hours": null});
+    assert_eq!(
+        save_settings(&server, &alice, keep.clone()).await["token_set"],
+        true
+    );
+    keep["token"] = json!("");
+    assert_eq!(
+        save_settings(&server, &alice, keep).await["token_set"],
+        false
+    );
 }
 
 #[tokio::test]

@@ -401,7 +401,7 @@ pub struct NotificationSettingsUpdate {
     /// Absent or `null`: keep the stored token; `""`: clear it; otherwise replace it.
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub token: Option<String>,
     pub events: NotificationEvents,
     pub quiet_hours: Option<QuietHours>,

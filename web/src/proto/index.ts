@@ -191,7 +191,7 @@ export type NotificationSettingsUpdate = { backend: NotificationBackend, url: st
 /**
  * Absent or `null`: keep the stored token; `""`: clear it; otherwise replace it.
  */
-token?: string, events: NotificationEvents, quiet_hours: QuietHours | null, };
+token?: string | null, events: NotificationEvents, quiet_hours: QuietHours | null, };
 
 export type NotificationTestResult = { 
 /**
