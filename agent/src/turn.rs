@@ -30,7 +30,8 @@ use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
 use stun_types::message::{
-    IntegrityAlgorithm, LongTermKeyCredentials, Message, MessageClass, MessageWriteVec, Method,
+    IntegrityAlgorithm, LongTermKeyCredentials, Message, MessageClass, MessageType,
+    MessageWriteVec, Method, TransactionId,
 };
 use stun_types::prelude::*;
 use tokio::net::UdpSocket;
@@ -145,7 +146,10 @@ impl Allocation {
         } else {
             SocketAddr::from(([0u16; 8], 0))
         };
-        let socket = UdpSocket::bind(bind).await?;
+        // Buffers sized like the direct path's, so bursts are not dropped.
+        let socket = crate::transport::socket(bind).map_err(io::Error::other)?;
+        socket.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(socket)?;
         socket.connect(server.address).await?;
         let shared = Arc::new(Shared {
             socket,
@@ -178,7 +182,9 @@ impl Allocation {
             nonce: nonce.nonce().to_owned(),
         });
         let lifetime = Lifetime::new(LIFETIME_SECS);
-        let answer = shared.request(ALLOCATE, &[&transport, &lifetime]).await?;
+        let answer = shared
+            .request(ALLOCATE, None, &[&transport, &lifetime])
+            .await?;
         let answer = Message::from_bytes(&answer).map_err(garbled)?;
         allocation.relayed = answer
             .attribute::<XorRelayedAddress>()
@@ -198,8 +204,10 @@ impl Allocation {
 
     /// Lets `ip` send to this allocation (every port of it).
     pub async fn permit(&self, ip: IpAddr) -> Result<(), TurnError> {
-        let peer = XorPeerAddress::new(SocketAddr::new(ip, 0), 0.into());
-        self.shared.request(CREATE_PERMISSION, &[&peer]).await?;
+        let peer = SocketAddr::new(ip, 0);
+        self.shared
+            .request(CREATE_PERMISSION, Some(peer), &[])
+            .await?;
         let mut permitted = lock(&self.shared.permitted);
         if !permitted.contains(&ip) {
             permitted.push(ip);
@@ -246,7 +254,7 @@ impl Drop for Allocation {
             task.abort();
         }
         // Free the relay's resources now rather than at expiry; best effort.
-        if let Some(release) = self.shared.signed(REFRESH, &[&Lifetime::new(0)]) {
+        if let Some(release) = self.shared.signed(REFRESH, None, &[&Lifetime::new(0)]) {
             let _ = self.shared.socket.try_send(&release);
         }
     }
@@ -254,10 +262,26 @@ impl Drop for Allocation {
 
 impl Shared {
     /// A request signed with the current credential; `None` before the
-    /// challenge was answered.
-    fn signed(&self, method: Method, attributes: &[&dyn AttributeWrite]) -> Option<Vec<u8>> {
+    /// challenge was answered. `peer` becomes its XOR-PEER-ADDRESS, which is
+    /// masked with the request's own transaction id (for IPv6).
+    fn signed(
+        &self,
+        method: Method,
+        peer: Option<SocketAddr>,
+        attributes: &[&dyn AttributeWrite],
+    ) -> Option<Vec<u8>> {
         let signing = lock(&self.signing).clone()?;
-        let mut message = Message::builder_request(method, MessageWriteVec::new());
+        let transaction = TransactionId::generate();
+        let mut message = Message::builder(
+            MessageType::from_class_method(MessageClass::Request, method),
+            transaction,
+            MessageWriteVec::new(),
+        );
+        if let Some(peer) = peer {
+            message
+                .add_attribute(&XorPeerAddress::new(peer, transaction))
+                .ok()?;
+        }
         for attribute in attributes {
             message.add_attribute(*attribute).ok()?;
         }
@@ -282,11 +306,12 @@ impl Shared {
     async fn request(
         &self,
         method: Method,
+        peer: Option<SocketAddr>,
         attributes: &[&dyn AttributeWrite],
     ) -> Result<Vec<u8>, TurnError> {
         for _ in 0..2 {
             let request = self
-                .signed(method, attributes)
+                .signed(method, peer, attributes)
                 .ok_or_else(|| garbled("the request could not be signed"))?;
             let answer = self.exchange(request).await?;
             let message = Message::from_bytes(&answer).map_err(garbled)?;
@@ -331,8 +356,7 @@ impl Shared {
 
     async fn bind(&self, peer: SocketAddr, number: u16) -> Result<(), TurnError> {
         let channel = ChannelNumber::new(number);
-        let address = XorPeerAddress::new(peer, 0.into());
-        self.request(CHANNEL_BIND, &[&channel, &address]).await?;
+        self.request(CHANNEL_BIND, Some(peer), &[&channel]).await?;
         Ok(())
     }
 
@@ -410,13 +434,13 @@ async fn keep_alive(shared: std::sync::Weak<Shared>) {
             return;
         };
         let lifetime = Lifetime::new(LIFETIME_SECS);
-        if let Err(err) = shared.request(REFRESH, &[&lifetime]).await {
+        if let Err(err) = shared.request(REFRESH, None, &[&lifetime]).await {
             tracing::warn!(error = %err, "cannot refresh the TURN allocation");
         }
         let permitted = lock(&shared.permitted).clone();
         for ip in permitted {
-            let peer = XorPeerAddress::new(SocketAddr::new(ip, 0), 0.into());
-            if let Err(err) = shared.request(CREATE_PERMISSION, &[&peer]).await {
+            let peer = SocketAddr::new(ip, 0);
+            if let Err(err) = shared.request(CREATE_PERMISSION, Some(peer), &[]).await {
                 tracing::warn!(error = %err, %ip, "cannot refresh a TURN permission");
             }
         }
