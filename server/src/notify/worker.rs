@@ -20,13 +20,22 @@ const BATCH: i64 = 32;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// No retry waits longer than this.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Finished notifications are kept this long (to look into a delivery
+/// problem), then deleted; the worker checks once per [`PRUNE_EVERY`].
+const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until the server shuts down; the round under way is finished first.
 pub async fn run(app: SharedApp) {
     let mut shutdown = app.shutdown.clone();
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(tokio::time::Instant::now());
+            prune(&app).await;
         }
         let lease = (app.config.notify.timeout * 2 + Duration::from_secs(1)).as_millis() as i64;
         let claimed = app
@@ -64,6 +73,19 @@ pub async fn run(app: SharedApp) {
             _ = app.notify.woken() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
+    }
+}
+
+async fn prune(app: &App) {
+    let before = now_ms() - RETENTION.as_millis() as i64;
+    match app
+        .store
+        .call(move |conn| Ok(notifications::prune(conn, before)?))
+        .await
+    {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "old notifications pruned"),
+        Err(err) => tracing::error!(error = %err, "cannot prune old notifications"),
     }
 }
 

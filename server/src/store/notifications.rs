@@ -52,12 +52,12 @@ const SETTINGS_COLUMNS: &str = "backend, url, topic, token, notify_messages, not
      notify_files, notify_invitations, quiet_start, quiet_end, quiet_utc_offset";
 
 pub fn settings(conn: &Connection, user_id: i64) -> rusqlite::Result<StoredSettings> {
+    // Cached: a chat message looks up every member's settings.
     Ok(conn
-        .query_row(
-            &format!("SELECT {SETTINGS_COLUMNS} FROM notification_settings WHERE user_id = ?1"),
-            [user_id],
-            settings_from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {SETTINGS_COLUMNS} FROM notification_settings WHERE user_id = ?1"
+        ))?
+        .query_row([user_id], settings_from_row)
         .optional()?
         .unwrap_or_default())
 }
@@ -259,4 +259,101 @@ pub fn record(conn: &Connection, id: i64, outcome: &Outcome, now: i64) -> rusqli
         ),
     }?;
     Ok(())
+}
+
+/// Deletes finished notifications created before `before`. Returns how many.
+pub fn prune(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM notification_outbox WHERE created_at < ?1
+           AND (delivered_at IS NOT NULL OR skipped_at IS NOT NULL OR failed_at IS NOT NULL)",
+        [before],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{rooms, users};
+
+    /// A migrated in-memory database with one user and one room.
+    fn database() -> (Connection, i64, i64) {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        super::super::migrate(&conn).unwrap();
+        let user = users::insert(&conn, "bob", "bob@example.org", "x", false, 0).unwrap();
+        let room =
+            rooms::insert(&conn, "general", mesh_proto::Visibility::Public, user.id, 0).unwrap();
+        (conn, user.id, room)
+    }
+
+    fn message<'a>(user_id: i64, room_id: i64, preview: &'a str) -> NewRow<'a> {
+        NewRow {
+            user_id,
+            room_id: Some(room_id),
+            kind: EventKind::Message,
+            room_name: "general",
+            actor_name: "alice",
+            preview,
+        }
+    }
+
+    #[test]
+    fn messages_fold_until_the_row_is_claimed_then_start_a_new_one() {
+        let (mut conn, user, room) = database();
+        for preview in ["one", "two", "three"] {
+            enqueue(&conn, &message(user, room, preview), 1000, 10).unwrap();
+        }
+        assert!(
+            claim_due(&mut conn, 500, 100, 10).unwrap().is_empty(),
+            "not due before the window ends"
+        );
+        let claimed = claim_due(&mut conn, 1010, 100, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (
+                claimed[0].count,
+                claimed[0].preview.as_str(),
+                claimed[0].attempts
+            ),
+            (3, "three", 1)
+        );
+        assert!(
+            claim_due(&mut conn, 1050, 100, 10).unwrap().is_empty(),
+            "leased"
+        );
+
+        enqueue(&conn, &message(user, room, "four"), 1000, 1020).unwrap();
+        record(&conn, claimed[0].id, &Outcome::Delivered, 1030).unwrap();
+        let next = claim_due(&mut conn, 2020, 100, 10).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!((next[0].count, next[0].preview.as_str()), (1, "four"));
+        assert_ne!(next[0].id, claimed[0].id);
+
+        // Only finished rows are pruned.
+        assert_eq!(prune(&conn, 10_000).unwrap(), 1);
+        assert_eq!(next_due(&conn).unwrap(), Some(2120));
+    }
+
+    #[test]
+    fn settings_round_trip_and_default_when_unsaved() {
+        let (conn, user, _) = database();
+        assert_eq!(settings(&conn, user).unwrap(), StoredSettings::default());
+        let saved = StoredSettings {
+            backend: NotificationBackend::Ntfy,
+            url: "https://ntfy.example.org".into(),
+            topic: "bob".into(),
+            token: Some("tk_x".into()),
+            events: NotificationEvents {
+                messages: false,
+                ..NotificationEvents::default()
+            },
+            quiet: Some(QuietWindow {
+                start: 1320,
+                end: 420,
+                utc_offset: 60,
+            }),
+        };
+        save_settings(&conn, user, &saved, 5).unwrap();
+        assert_eq!(settings(&conn, user).unwrap(), saved);
+    }
 }
