@@ -17,7 +17,9 @@
 //!    minutes, single use, naming the target device, the scope and the
 //!    requester's fingerprint ([`path::Dialer::open`]).
 //! 4. The requester dials the target, pinning the certificate fingerprint the
-//!    server vouched for, and presents the token. The target has the server
+//!    server vouched for, and presents the token: directly, through a hole
+//!    the target punched towards it, or through Mesh's TURN relay
+//!    ([`path`], [`turn`]). The target has the server
 //!    redeem it and requires the requester's certificate to have the
 //!    fingerprint the token names ([`session::admit`]). Either check failing
 //!    closes the connection with a reason ([`transport::close`]).

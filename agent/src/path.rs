@@ -7,9 +7,10 @@
 //! session request; the server hands them to the target with the session
 //! offer, and the target [`punch`]es towards them from its QUIC socket, so
 //! its NAT expects the requester's handshake. The requester dials every
-//! address the target announced for [`DIRECT_WINDOW`]; if no handshake
-//! completes it allocates on Mesh's relay and dials the target's relayed
-//! address (which the target allocated when the offer arrived) through it.
+//! address the target announced; if no handshake completes within
+//! [`DIRECT_WINDOW`] it also allocates on Mesh's relay and dials the
+//! target's relayed address (which the target allocated when the offer
+//! arrived) through it, and the first session to open wins.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Mutex;
@@ -128,22 +129,41 @@ impl Dialer {
                 candidates: self.candidates.iter().map(ToString::to_string).collect(),
             })
             .await?;
-        let direct = tokio::time::timeout(
-            DIRECT_WINDOW,
-            session::connect(identity, &self.endpoint, &grant, congestion),
-        )
-        .await;
-        let direct_failure = match direct {
+        let direct = session::connect(identity, &self.endpoint, &grant, congestion);
+        tokio::pin!(direct);
+        match tokio::time::timeout(DIRECT_WINDOW, &mut direct).await {
             Ok(Ok(session)) => return Ok(session),
             // The target answered and refused: the relay would not change that.
             Ok(Err(err)) if err.downcast_ref::<session::Failure>().is_some() => return Err(err),
-            Ok(Err(err)) => format!("{err:#}"),
-            Err(_) => format!("no direct answer within {} s", DIRECT_WINDOW.as_secs_f32()),
-        };
-        tracing::info!(reason = %direct_failure, "no direct path; trying Mesh's TURN relay");
-        self.open_relayed(control, identity, &grant, congestion)
-            .await
-            .with_context(|| format!("no direct path ({direct_failure}), and the relay failed"))
+            Ok(Err(err)) => {
+                tracing::info!(reason = %format!("{err:#}"), "no direct path; trying Mesh's TURN relay");
+                return self
+                    .open_relayed(control, identity, &grant, congestion)
+                    .await
+                    .with_context(|| format!("no direct path ({err:#}), and the relay failed"));
+            }
+            Err(_) => {}
+        }
+        // Direct handshakes may still complete (a slow peer, a hole opened
+        // late): they keep going while the relay is set up, and the first
+        // session to open wins.
+        tracing::info!("no direct answer yet; trying Mesh's TURN relay too");
+        let relayed = self.open_relayed(control, identity, &grant, congestion);
+        tokio::pin!(relayed);
+        tokio::select! {
+            result = &mut direct => match result {
+                Ok(session) => Ok(session),
+                Err(direct_err) => relayed.await.with_context(|| {
+                    format!("no direct path ({direct_err:#}), and the relay failed")
+                }),
+            },
+            result = &mut relayed => match result {
+                Ok(session) => Ok(session),
+                Err(relay_err) => direct.await.with_context(|| {
+                    format!("the relay failed ({relay_err:#}), and no direct path")
+                }),
+            },
+        }
     }
 
     /// Dials the target's relayed address through an allocation of our own.

@@ -75,6 +75,50 @@ fn agents_fall_back_to_meshs_turn_relay_when_no_direct_path_exists() {
     );
 }
 
+/// Candidates travel through the server to the target, so the server checks
+/// them: anything but `ip:port` (or too many) is refused and opens nothing.
+#[tokio::test]
+async fn malformed_candidates_are_refused_and_open_no_session() {
+    use mesh_proto::{CreateSessionRequest, Scope};
+
+    let server = Server::start();
+    let (alice, bob) = common::alice_and_bob(&server).await;
+    let control = alice.control();
+    for candidates in [
+        vec!["bob.example.org:4433".to_owned()],
+        vec!["198.51.100.11:4433".to_owned(); mesh_proto::MAX_DEVICE_ADDRESSES + 1],
+    ] {
+        let err = control
+            .create_session(&CreateSessionRequest {
+                from_device: alice.device_id(),
+                to_device: bob.device_id(),
+                kind: Scope::File.kind(),
+                scope: Scope::File,
+                candidates,
+            })
+            .await
+            .expect_err("bad candidates were accepted");
+        let refused = err
+            .downcast_ref::<mesh_agent::control::Refused>()
+            .unwrap_or_else(|| panic!("not a refusal: {err:#}"));
+        assert_eq!(refused.status, 400, "{refused}");
+    }
+    let sessions: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/sessions", server.url))
+        .bearer_auth(control.access_token().await.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions,
+        serde_json::json!([]),
+        "a refused request opened a session"
+    );
+}
+
 /// QUIC between two allocations on Mesh's relay, on loopback (no root
 /// needed): the relay joins its own allocations, pinned mutual TLS holds,
 /// and bulk data arrives intact (the relay polices each allocation to
