@@ -423,7 +423,7 @@ fn notify_settings(
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    let millis = |key: &str, file_value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
+    let bounded = |key: &str, file_value: Option<u64>, default: u64, range: RangeInclusive<u64>| {
         let value = match env(key) {
             Some(text) => text
                 .parse()
@@ -470,25 +470,25 @@ fn notify_settings(
     };
     Ok(NotifySettings {
         default,
-        coalesce: Duration::from_millis(millis(
+        coalesce: Duration::from_millis(bounded(
             "MESH_NOTIFY_COALESCE_MS",
             file.notify_coalesce_ms,
             10_000,
             0..=600_000,
         )?),
-        retry_base: Duration::from_millis(millis(
+        retry_base: Duration::from_millis(bounded(
             "MESH_NOTIFY_RETRY_BASE_MS",
             file.notify_retry_base_ms,
             5_000,
             10..=3_600_000,
         )?),
-        max_attempts: millis(
+        max_attempts: bounded(
             "MESH_NOTIFY_MAX_ATTEMPTS",
             file.notify_max_attempts,
             10,
             1..=50,
         )? as u32,
-        timeout: Duration::from_millis(millis(
+        timeout: Duration::from_millis(bounded(
             "MESH_NOTIFY_TIMEOUT_MS",
             file.notify_timeout_ms,
             5_000,
@@ -553,6 +553,43 @@ mod tests {
         let config = Config::load(Some(&path), env_of(&[("MESH_REGISTRATION", "invite")])).unwrap();
         assert_eq!(config.registration, RegistrationMode::Invite);
         assert_eq!(config.http_addr.port(), 9000);
+    }
+
+    #[test]
+    fn a_notification_default_needs_its_url_and_ntfy_its_topic() {
+        let config = Config::load(None, env_of(&[])).unwrap();
+        assert!(config.notify.default.is_none());
+        assert_eq!(config.notify.coalesce, Duration::from_secs(10));
+        let err = Config::load(None, env_of(&[("MESH_NOTIFY_BACKEND", "gotify")])).unwrap_err();
+        assert!(err.to_string().contains("MESH_NOTIFY_URL"), "{err}");
+        let err = Config::load(
+            None,
+            env_of(&[
+                ("MESH_NOTIFY_BACKEND", "ntfy"),
+                ("MESH_NOTIFY_URL", "https://n.example"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("MESH_NOTIFY_TOPIC"), "{err}");
+        let err = Config::load(None, env_of(&[("MESH_NOTIFY_BACKEND", "pager")])).unwrap_err();
+        assert!(err.to_string().contains("MESH_NOTIFY_BACKEND"), "{err}");
+        let err = Config::load(None, env_of(&[("MESH_NOTIFY_MAX_ATTEMPTS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("MESH_NOTIFY_MAX_ATTEMPTS"),
+            "{err}"
+        );
+        let config = Config::load(
+            None,
+            env_of(&[
+                ("MESH_NOTIFY_BACKEND", "gotify"),
+                ("MESH_NOTIFY_URL", "https://push.example.org/"),
+                ("MESH_NOTIFY_TOKEN", "secret-app-token"),
+            ]),
+        )
+        .unwrap();
+        let default = config.notify.default.as_ref().unwrap();
+        assert_eq!(default.url, "https://push.example.org");
+        assert!(!format!("{config:?}").contains("secret-app-token"));
     }
 
     #[test]
