@@ -285,7 +285,7 @@ impl Agent {
         let candidates: Vec<SocketAddr> = candidates
             .iter()
             .filter_map(|candidate| candidate.parse().ok())
-            .filter(|candidate: &SocketAddr| candidate.is_ipv4() == self.local_addr().is_ipv4())
+            .filter(|candidate: &SocketAddr| punchable(*candidate, self.local_addr()))
             .collect();
         match self.punch_socket.try_clone() {
             Ok(socket) => path::punch(socket, candidates),
@@ -307,7 +307,14 @@ impl Agent {
         if relayed.is_some() || !self.options.announce.is_empty() {
             return Ok(());
         }
-        let relay = self.control.relay_server().await?;
+        let relay = match self.control.relay_server().await {
+            Ok(relay) => relay,
+            // No relay on this server: direct paths only, nothing to warn about.
+            Err(err) => {
+                tracing::info!(error = %format!("{err:#}"), "no relayed address");
+                return Ok(());
+            }
+        };
         let allocation = Allocation::new(&relay).await?;
         allocation.permit(allocation.relayed().ip()).await?;
         let address = allocation.relayed();
@@ -339,6 +346,20 @@ impl Agent {
         });
         Ok(())
     }
+}
+
+/// Whether punching towards `candidate` from a socket bound to `bound`
+/// makes sense: same family, a unicast address a peer could hold, and never
+/// loopback (a requester must not make this agent send to its own host).
+fn punchable(candidate: SocketAddr, bound: SocketAddr) -> bool {
+    let ip = candidate.ip();
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    candidate.is_ipv4() == bound.is_ipv4()
+        && candidate.port() != 0
+        && !ip.is_loopback()
+        && !ip.is_unspecified()
+        && !ip.is_multicast()
+        && !broadcast
 }
 
 /// Prints the transfer's progress on stderr every second.
@@ -460,5 +481,31 @@ pub async fn resolve(control: &Control, me: i64, name: &str) -> anyhow::Result<D
             "{name} has several devices; name one: {}",
             several.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn punches_go_only_to_unicast_peers_of_the_sockets_family() {
+        let bound: SocketAddr = "0.0.0.0:4433".parse().unwrap();
+        for (candidate, expected) in [
+            ("198.51.100.11:5000", true),
+            ("10.1.0.2:5000", true),
+            ("127.0.0.1:5000", false),
+            ("0.0.0.0:5000", false),
+            ("224.0.0.1:5000", false),
+            ("255.255.255.255:5000", false),
+            ("198.51.100.11:0", false),
+            ("[2001:db8::1]:5000", false),
+        ] {
+            assert_eq!(
+                punchable(candidate.parse().unwrap(), bound),
+                expected,
+                "{candidate}"
+            );
+        }
     }
 }
