@@ -55,7 +55,7 @@ const QUEUE: usize = 1024;
 /// Channel numbers are 0x4000–0x4FFF (RFC 8656 §12).
 const FIRST_CHANNEL: u16 = 0x4000;
 const LAST_CHANNEL: u16 = 0x4FFF;
-/// Room for a STUN header, XOR-PEER-ADDRESS and DATA around a datagram.
+/// The receive buffer: the largest UDP datagram.
 const MAX_DATAGRAM: usize = 65536;
 
 /// Mesh's relay and the credential to use it, from `GET /ice-servers`.
@@ -243,7 +243,7 @@ impl Allocation {
         Arc::new(TurnSocket {
             relayed: self.relayed,
             shared: self.shared.clone(),
-            incoming: Mutex::new(Some(self)),
+            allocation: Mutex::new(self),
         })
     }
 }
@@ -378,7 +378,9 @@ impl Shared {
 
     /// The peer and datagram inside a relayed packet, if it is one.
     fn unwrap(&self, packet: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
-        if let Ok(channel) = ChannelData::parse(packet) {
+        // ChannelData starts with the channel number, STUN with two zero bits.
+        if packet.first().is_some_and(|first| first & 0xC0 == 0x40) {
+            let channel = ChannelData::parse(packet).ok()?;
             let peer = *lock(&self.channels).by_number.get(&channel.id())?;
             return Some((peer, channel.data().to_vec()));
         }
@@ -460,17 +462,11 @@ async fn keep_alive(shared: std::sync::Weak<Shared>) {
 /// An [`Allocation`] as quinn's socket: peers are relayed addresses.
 #[derive(Debug)]
 pub struct TurnSocket {
+    /// This socket's address as peers see it.
     relayed: SocketAddr,
     shared: Arc<Shared>,
-    /// The allocation (its tasks and incoming queue); `None` once ended.
-    incoming: Mutex<Option<Allocation>>,
-}
-
-impl TurnSocket {
-    /// This socket's address as peers see it: the relayed address.
-    pub fn relayed(&self) -> SocketAddr {
-        self.relayed
-    }
+    /// The allocation: its tasks and the queue of relayed datagrams.
+    allocation: Mutex<Allocation>,
 }
 
 impl AsyncUdpSocket for TurnSocket {
@@ -504,10 +500,7 @@ impl AsyncUdpSocket for TurnSocket {
         bufs: &mut [IoSliceMut<'_>],
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
-        let mut incoming = lock(&self.incoming);
-        let Some(allocation) = incoming.as_mut() else {
-            return Poll::Ready(Err(io::Error::other(TurnError::Ended)));
-        };
+        let mut allocation = lock(&self.allocation);
         let mut count = 0;
         while count < bufs.len().min(meta.len()) {
             match allocation.incoming.poll_recv(cx) {
