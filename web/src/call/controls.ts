@@ -4,6 +4,7 @@
 // `call.media` announcement for the mute states.
 
 import { t } from '../i18n';
+import { saveMediaPreferences } from '../settings/mediaPreferences';
 import { useCall } from '../store/call';
 import { notify } from '../store/toasts';
 import { announceMedia, setLocalTrack } from './controller';
@@ -72,6 +73,8 @@ export async function stopScreenShare(): Promise<void> {
 
 /** Switches device; an open microphone or camera moves to it mid-call. */
 export async function chooseDevice(kind: 'camera' | 'microphone' | 'speaker', deviceId: string): Promise<void> {
+  // A choice made in a call is the browser's choice from now on, as on the settings page.
+  saveMediaPreferences({ [kind]: deviceId });
   useCall.setState({ devices: { ...store().devices, [kind]: deviceId } });
   if (kind === 'camera' && store().local.video) {
     const opened = await open('camera');
