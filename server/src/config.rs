@@ -28,6 +28,8 @@ pub struct Config {
     pub call_resume_grace: Duration,
     /// Trust `X-Forwarded-For` from the reverse proxy for client addresses.
     pub trust_proxy: bool,
+    /// The address clients send media to, for the SFU and the TURN relay alike.
+    pub public_ip: IpAddr,
     /// The embedded SFU; `None` when disabled.
     pub sfu: Option<SfuSettings>,
     /// Largest call that stays peer-to-peer (rooms may force mesh or SFU).
@@ -319,6 +321,7 @@ impl Config {
             refresh_reuse_grace: Duration::from_secs(grace),
             call_resume_grace: Duration::from_secs(call_grace),
             trust_proxy,
+            public_ip,
             sfu,
             mesh_limit: mesh_limit as usize,
             turn,

@@ -202,11 +202,7 @@ async fn check_turn(config: &Config, turn: &TurnSettings) -> anyhow::Result<Stri
         SystemTime::now(),
         Duration::from_secs(60),
     );
-    let public_ip = config
-        .sfu
-        .as_ref()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |sfu| sfu.public_ip);
-    let server = SocketAddr::new(public_ip, turn.port);
+    let server = SocketAddr::new(config.public_ip, turn.port);
     let started = Instant::now();
     let relayed = mesh_turn::probe::allocate(server, &username, &password, WAIT)
         .await

@@ -88,10 +88,7 @@ fn turn(config: Option<PathBuf>) -> ExitCode {
         eprintln!("mesh: the TURN relay is disabled (MESH_TURN=false)");
         return ExitCode::from(2);
     };
-    let public_ip = config
-        .sfu
-        .as_ref()
-        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |sfu| sfu.public_ip);
+    let public_ip = config.public_ip;
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     let result = runtime.block_on(async {
         let secret = relay::secret(settings, &config.data_dir)?;

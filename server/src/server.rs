@@ -1,7 +1,7 @@
 //! Starting and stopping `mesh serve`: data directory and secrets, database,
 //! the HTTP listener, and graceful shutdown.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,10 +60,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let relay = match &config.turn {
         Some(settings) => {
-            let public_ip = config
-                .sfu
-                .as_ref()
-                .map_or(IpAddr::from([127, 0, 0, 1]), |sfu| sfu.public_ip);
+            let public_ip = config.public_ip;
             let sfu_media = media
                 .as_ref()
                 .zip(config.sfu.as_ref())

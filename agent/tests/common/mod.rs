@@ -71,10 +71,6 @@ impl Server {
         let http = format!("{ip}:0");
         Server::start_with(&[
             ("MESH_HTTP_ADDR", &http),
-            // The relay takes its public address from the SFU's settings,
-            // so the SFU stays on (on a free port).
-            ("MESH_SFU", "true"),
-            ("MESH_MEDIA_PORT", "0"),
             ("MESH_TURN_PORT", "0"),
             ("MESH_PUBLIC_IP", ip),
         ])
