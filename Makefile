@@ -28,7 +28,7 @@ web: web-deps
 # interop tests drive coturn's own test client; the deployment files are
 # checked by systemd, Caddy, nginx and docker-compose themselves (installed
 # without recommends, which would bring docker and start web servers).
-TEST_PACKAGES := chromium coturn
+TEST_PACKAGES := chromium coturn iptables
 INFRA_PACKAGES := caddy nginx openssl sqlite3 curl systemd-container docker-compose
 test-deps:
 	@$(call apt_install,$(TEST_PACKAGES),)
@@ -55,6 +55,7 @@ test-bench:
 	$(CARGO) build --bin mesh --bin mesh-bench
 	./target/debug/mesh-bench chat --smoke
 	./target/debug/mesh-bench sfu --smoke
+	./target/debug/mesh-bench switch --smoke
 
 ## The deployment files, checked with systemd, Caddy, nginx and docker-compose.
 test-infra:
@@ -66,6 +67,7 @@ bench: web
 	$(CARGO) build --release --bin mesh --bin mesh-bench
 	./target/release/mesh-bench chat --json target/bench-chat.json
 	./target/release/mesh-bench sfu --json target/bench-sfu.json
+	./target/release/mesh-bench switch --json target/bench-switch.json
 
 test-web: web-deps
 	cd $(WEB) && $(NPM) run check

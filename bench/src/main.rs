@@ -6,6 +6,8 @@
 //! Figures are per server CPU-second where that applies, so they do not
 //! depend on how busy the load generator kept the other core.
 
+mod agent;
+mod agent_cli;
 mod chat;
 mod frames;
 mod janus;
@@ -17,11 +19,16 @@ mod process;
 mod reception;
 mod relay;
 mod report;
+mod scp;
 mod sfu;
+mod switch;
 mod synthetic;
+mod terminal_echo;
+mod transfer;
 mod turn;
 mod turn_rs;
 mod uclient;
+mod wormhole;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -53,6 +60,12 @@ enum Scenario {
     /// TURN relay: coturn's load client against Mesh's relay, coturn and
     /// turn-rs, client-to-client over UDP.
     Turn(turn::Params),
+    /// The user's view of a growing call: headless Chromium participants
+    /// join past the mesh limit and leave again.
+    Switch(switch::Params),
+    /// The desktop agent: file transfer throughput against scp and
+    /// magic-wormhole, and a controller's keystroke-to-echo latency.
+    Agent(agent::Params),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,6 +87,14 @@ fn main() -> anyhow::Result<()> {
             let turn_rs = turn::prepare(&params);
             let network = netns::isolate()?;
             run(turn::run(&mesh, params, turn_rs, network))?
+        }
+        Scenario::Switch(params) => {
+            let network = netns::isolate()?;
+            run(switch::run(&mesh, params, network))?
+        }
+        Scenario::Agent(params) => {
+            let network = netns::isolate()?;
+            run(agent::run(&mesh, params, network))?
         }
     };
     report.print();
