@@ -132,6 +132,8 @@ struct Measurement {
     sent: u64,
     received: u64,
     lost: u64,
+    server_drops: u64,
+    generator_drops: u64,
     cpu_s: f64,
     generator_cpu_s: f64,
     seconds: f64,
@@ -147,6 +149,8 @@ impl Measurement {
         self.sent += outcome.sent;
         self.received += outcome.received;
         self.lost += outcome.lost;
+        self.server_drops += outcome.server_drops;
+        self.generator_drops += outcome.generator_drops;
         self.cpu_s += outcome.server_cpu_s;
         self.generator_cpu_s += outcome.generator_cpu_s;
         self.seconds += outcome.seconds;
@@ -211,6 +215,13 @@ pub async fn run(
         );
     }
     let mut report = Report::new("turn", serde_json::to_value(&params)?);
+    if params.smoke {
+        report.notes.push(
+            "smoke size: it proves every relay still runs under the load; its few hundred \
+             packets and CPU ticks of 10 ms make its figures and target meaningless"
+                .into(),
+        );
+    }
     let secret = random_secret()?;
     let load = params.load(secret.clone());
     report.notes.push(format!(
@@ -324,7 +335,8 @@ pub async fn run(
         "relayed = messages a session got back through the relay (one datagram in, one out at \
          the server); relayed_pkts_per_cpu_s and cpu_s cover each relay's whole runs, every \
          thread of its process (/proc utime + stime); rates and cpu_pct cover the seconds \
-         uclient was sending"
+         uclient was sending; *_rcvbuf_drops_pct = datagrams the kernel dropped at the server's or \
+         uclient's full receive buffers (/proc/net/udp), as a share of messages sent"
             .into(),
     );
     Ok(report)
@@ -348,7 +360,10 @@ fn figures(name: &'static str, m: &Measurement) -> SystemFigures {
     figures.set("relayed_pkts_per_cpu_s", m.relayed_per_cpu_s());
     figures.set("pkts_in_per_s", m.window_sent as f64 / window);
     figures.set("pkts_out_per_s", m.pkts_out_per_s());
-    figures.set("loss_pct", 100.0 * m.lost as f64 / m.sent.max(1) as f64);
+    let share = |count: u64| 100.0 * count as f64 / m.sent.max(1) as f64;
+    figures.set("loss_pct", share(m.lost));
+    figures.set("server_rcvbuf_drops_pct", share(m.server_drops));
+    figures.set("generator_rcvbuf_drops_pct", share(m.generator_drops));
     figures.set("cpu_s", m.cpu_s);
     figures.set("cpu_pct", 100.0 * m.window_cpu_s / window);
     figures.set("relayed_pkts", m.received as f64);
@@ -382,6 +397,8 @@ mod tests {
             sent,
             received,
             server_cpu_s: second as f64 / 10.0,
+            server_drops: 0,
+            generator_drops: 0,
         };
         let outcome = Outcome {
             samples: vec![
@@ -394,6 +411,8 @@ mod tests {
             sent: 1000,
             received: 1000,
             lost: 0,
+            server_drops: 0,
+            generator_drops: 0,
             server_cpu_s: 0.5,
             generator_cpu_s: 0.1,
             seconds: 5.0,

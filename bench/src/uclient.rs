@@ -3,6 +3,7 @@
 //! generator CPU, its once-a-second progress read as it comes so the
 //! server's CPU time can be sampled at the same moments.
 
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,10 @@ pub struct Progress {
     pub sent: u64,
     pub received: u64,
     pub server_cpu_s: f64,
+    /// Datagrams the kernel dropped so far for want of room in the
+    /// receive buffers of the server's sockets, and of uclient's.
+    pub server_drops: u64,
+    pub generator_drops: u64,
 }
 
 /// What a finished run reports.
@@ -90,6 +95,9 @@ pub struct Outcome {
     pub received: u64,
     /// uclient's own count of messages that never arrived.
     pub lost: u64,
+    /// Receive-buffer drops at the last report (see [`Progress`]).
+    pub server_drops: u64,
+    pub generator_drops: u64,
     pub server_cpu_s: f64,
     pub generator_cpu_s: f64,
     pub seconds: f64,
@@ -140,6 +148,8 @@ pub async fn run(
                     sent,
                     received,
                     server_cpu_s: cpu_seconds(server_pid)? - cpu_before,
+                    server_drops: receive_drops(server_pid),
+                    generator_drops: receive_drops(pid),
                 });
                 // uclient's own CPU, while it is still there to be read.
                 generator_cpu_s = cpu_seconds(pid).unwrap_or(generator_cpu_s);
@@ -170,15 +180,59 @@ pub async fn run(
     if received == 0 {
         bail!("nothing was relayed:\n{}", explain());
     }
+    let last = samples.last();
     Ok(Outcome {
-        samples,
         sent,
         received,
         lost,
+        server_drops: last.map_or(0, |s| s.server_drops),
+        generator_drops: last.map_or(0, |s| s.generator_drops),
+        samples,
         server_cpu_s,
         generator_cpu_s,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Receive-buffer drops on the UDP sockets process `pid` holds: the
+/// `drops` column of `/proc/net/udp{,6}` (this namespace's sockets) for the
+/// inodes among its file descriptors. 0 when it cannot be read.
+fn receive_drops(pid: u32) -> u64 {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let inodes: HashSet<String> = fds
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.ok()?.path()).ok()?;
+            let target = target.to_str()?;
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|table| socket_drops(&table, &inodes))
+        .sum()
+}
+
+/// The summed `drops` of the rows of a `/proc/net/udp` table whose inode
+/// (10th column) is in `inodes`.
+fn socket_drops(table: &str, inodes: &HashSet<String>) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let columns: Vec<&str> = row.split_whitespace().collect();
+            inodes
+                .contains(*columns.get(9)?)
+                .then(|| columns.last()?.parse::<u64>().ok())?
+        })
+        .sum()
 }
 
 /// The totals of a progress line, `... start_mclient: msz=N,
@@ -241,6 +295,17 @@ mod tests {
         );
         let loss = "16: : Total lost packets 3563 (7.126000%), total send dropped 0 (0.000000%)";
         assert_eq!(lost_packets(loss), Some(3563));
+    }
+
+    #[test]
+    fn drops_are_summed_over_the_given_sockets_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+             1: 0100007F:87D0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 953396 2 0000000000000000 3906\n\
+             2: 0100007F:C350 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 953397 2 0000000000000000 5\n\
+             3: 0100007F:C351 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 953398 2 0000000000000000 7\n";
+        let inodes: HashSet<String> = ["953396", "953398"].map(String::from).into();
+        assert_eq!(socket_drops(table, &inodes), 3913);
+        assert_eq!(socket_drops(table, &HashSet::new()), 0);
     }
 
     #[test]
