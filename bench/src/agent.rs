@@ -48,6 +48,10 @@ pub struct Params {
     /// server (default: target/wormhole-venv/bin/python).
     #[arg(long)]
     wormhole_python: Option<PathBuf>,
+    /// The sending agent's QUIC congestion control (`mesh-agent
+    /// --congestion`): cubic (its default), bbr or new-reno.
+    #[arg(long, default_value = "cubic")]
+    congestion: String,
     /// Measure Mesh only.
     #[arg(long)]
     skip_peers: bool,
@@ -180,7 +184,8 @@ async fn measure(
 
     let mut mesh_transfers = Vec::with_capacity(params.runs);
     for run in 0..params.runs {
-        let transfer = send_with_mesh(&sender, &receiver, server, &file, bytes).await?;
+        let transfer =
+            send_with_mesh(&sender, &receiver, server, &file, bytes, &params.congestion).await?;
         check_and_remove(&inbox.join("payload.bin"), &sent)?;
         mesh_transfers.push(transfer);
         if let Ok(sshd) = &sshd {
@@ -219,6 +224,7 @@ async fn measure(
     let mesh_rate = median_mib_per_s(&mesh_transfers, bytes);
     report.systems.push(mesh);
 
+    let wormhole_measured = !wormhole_peer.transfers.is_empty();
     let peers = scp_peers
         .into_iter()
         .map(|(peer, _)| peer)
@@ -249,7 +255,9 @@ async fn measure(
         format!("keystroke-to-echo p99 under {ECHO_P99_TARGET_MS} ms ({echo_p99:.2} ms)"),
         echo_p99 < ECHO_P99_TARGET_MS,
     );
-    report.notes.extend(notes(direct, network));
+    report
+        .notes
+        .extend(notes(network, wormhole_measured.then_some(direct)));
     Ok(())
 }
 
@@ -262,11 +270,12 @@ async fn send_with_mesh(
     server: &MeshServer,
     file: &Path,
     bytes: u64,
+    congestion: &str,
 ) -> anyhow::Result<Transfer> {
     let running_before = cpu_seconds(receiver.pid()?)? + cpu_seconds(server.pid())?;
     let ended_before = ended_children_cpu_seconds();
     let started = Instant::now();
-    let sent = sender.send(RECEIVER_DEVICE, file).await?;
+    let sent = sender.send(RECEIVER_DEVICE, file, congestion).await?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu_s = ended_children_cpu_seconds() - ended_before
         + cpu_seconds(receiver.pid()?)?
@@ -293,7 +302,9 @@ async fn echo_latencies(
     latencies
 }
 
-fn notes(direct: bool, network: &Network) -> Vec<String> {
+/// What a reader must know; `wormhole_direct`: how the wormhole clients
+/// connected, if they ran.
+fn notes(network: &Network, wormhole_direct: Option<bool>) -> Vec<String> {
     let mut notes = vec![
         "timed from starting the sending command until the file is verified and on disk: Mesh's \
          receiver checks each 1 MiB chunk against its BLAKE3 hash before writing it and fsyncs \
@@ -319,12 +330,15 @@ fn notes(direct: bool, network: &Network) -> Vec<String> {
         }
         Network::Shared { why } => format!("{why}; loopback addresses only"),
     });
-    notes.push(if direct {
-        "wormhole clients connect directly (their only address is 127.0.0.1)".to_owned()
-    } else {
-        "wormhole clients go through the local transit relay (--no-listen), as outside a \
-         private namespace they would offer the machine's other addresses"
-            .to_owned()
-    });
+    match wormhole_direct {
+        Some(true) => notes
+            .push("wormhole clients connect directly (their only address is 127.0.0.1)".to_owned()),
+        Some(false) => notes.push(
+            "wormhole clients go through the local transit relay (--no-listen), as outside a \
+             private namespace they would offer the machine's other addresses"
+                .to_owned(),
+        ),
+        None => {}
+    }
     notes
 }

@@ -88,12 +88,13 @@ impl AgentHome {
         Online::start(command, "mesh-agent is online").await
     }
 
-    /// `mesh-agent send to file`; returns once the receiver has verified
-    /// and landed the file, with the number of bytes sent.
-    pub async fn send(&self, to: &str, file: &Path) -> anyhow::Result<u64> {
+    /// `mesh-agent --congestion congestion send to file`; returns once the
+    /// receiver has verified and landed the file, with the number of bytes
+    /// sent.
+    pub async fn send(&self, to: &str, file: &Path, congestion: &str) -> anyhow::Result<u64> {
         let output = self
             .command()
-            .arg("send")
+            .args(["--congestion", congestion, "send"])
             .arg(to)
             .arg(file)
             .output()

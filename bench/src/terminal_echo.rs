@@ -189,3 +189,22 @@ async fn wait_for_quiet(output: &mut Output, quiet: Duration) -> anyhow::Result<
     }
     bail!("the shared terminal kept printing for {SETUP_LIMIT:?}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::viewer_id;
+
+    #[test]
+    fn viewer_id_is_read_only_once_the_number_is_complete() {
+        // stderr arrives in pieces: "as viewer 1" may be followed by "2 (".
+        assert_eq!(
+            viewer_id("path: direct\r\nWatching bench1's terminal as viewer "),
+            None
+        );
+        assert_eq!(viewer_id("Watching bench1's terminal as viewer 1"), None);
+        assert_eq!(
+            viewer_id("Watching bench1's terminal as viewer 12 (read-only until"),
+            Some(12)
+        );
+    }
+}
