@@ -27,8 +27,11 @@ web: web-deps
 # Browser tests drive Debian's Chromium (never a downloaded browser); TURN
 # interop tests drive coturn's own test client; the deployment files are
 # checked by systemd, Caddy, nginx and docker-compose themselves (installed
-# without recommends, which would bring docker and start web servers).
-TEST_PACKAGES := chromium coturn iptables
+# without recommends, which would bring docker and start web servers); the
+# agent's NAT test builds routers with iptables; `mesh-bench agent` measures
+# scp against a private sshd and magic-wormhole against a local mailbox and
+# relay.
+TEST_PACKAGES := chromium coturn iptables openssh-server openssh-client magic-wormhole magic-wormhole-transit-relay python3-venv
 INFRA_PACKAGES := caddy nginx openssl sqlite3 curl systemd-container docker-compose
 test-deps:
 	@$(call apt_install,$(TEST_PACKAGES),)
@@ -50,12 +53,21 @@ test-rust:
 	$(CARGO) build --bin mesh
 	MESH_BIN=$(CURDIR)/target/debug/mesh $(CARGO) test --workspace --no-fail-fast
 
+# magic-wormhole's mailbox server is not packaged by Debian: a venv on
+# Debian's Python (whose Twisted it shares), with the version pinned.
+WORMHOLE_VENV := target/wormhole-venv
+$(WORMHOLE_VENV)/bin/python:
+	/usr/bin/python3 -m venv --system-site-packages $(WORMHOLE_VENV)
+	$(WORMHOLE_VENV)/bin/pip install -q magic-wormhole-mailbox-server==0.8.0
+
 # Every benchmark at its smoke size, so none of them rots.
-test-bench:
-	$(CARGO) build --bin mesh --bin mesh-bench
+test-bench: $(WORMHOLE_VENV)/bin/python
+	$(CARGO) build --bin mesh --bin mesh-agent --bin mesh-bench
 	./target/debug/mesh-bench chat --smoke
 	./target/debug/mesh-bench sfu --smoke
+	./target/debug/mesh-bench turn --smoke
 	./target/debug/mesh-bench switch --smoke
+	./target/debug/mesh-bench agent --smoke
 
 ## The deployment files, checked with systemd, Caddy, nginx and docker-compose.
 test-infra:
@@ -63,11 +75,13 @@ test-infra:
 	MESH_BIN=$(CURDIR)/target/debug/mesh infra/check
 
 ## Full benchmark runs (release build); results go in bench/README.md.
-bench: web
-	$(CARGO) build --release --bin mesh --bin mesh-bench
+bench: web $(WORMHOLE_VENV)/bin/python
+	$(CARGO) build --release --bin mesh --bin mesh-agent --bin mesh-bench
 	./target/release/mesh-bench chat --json target/bench-chat.json
 	./target/release/mesh-bench sfu --json target/bench-sfu.json
+	./target/release/mesh-bench turn --json target/bench-turn.json
 	./target/release/mesh-bench switch --json target/bench-switch.json
+	./target/release/mesh-bench agent --json target/bench-agent.json
 
 test-web: web-deps
 	cd $(WEB) && $(NPM) run check
