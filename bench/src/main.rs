@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         }
         Scenario::Turn(params) => {
             // Installing turn-rs needs crates.io: before the namespace.
-            let turn_rs = turn::prepare(&params);
+            let turn_rs = turn::prepare(&params)?;
             let network = netns::isolate()?;
             run(turn::run(&mesh, params, turn_rs, network))?
         }

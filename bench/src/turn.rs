@@ -66,6 +66,22 @@ pub struct Params {
 }
 
 impl Params {
+    /// Refuses what cannot run, before anything is installed or started.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.clients < 2 || self.messages == 0 || self.rounds == 0 {
+            bail!(
+                "need at least two clients (they relay to each other), one message and one round"
+            );
+        }
+        if !uclient::installed() {
+            bail!(
+                "{} is not installed: run `apt-get install coturn` (`make test` installs it)",
+                uclient::BINARY
+            );
+        }
+        Ok(())
+    }
+
     fn effective(mut self) -> Params {
         if self.smoke {
             self.clients = 2;
@@ -101,9 +117,14 @@ pub enum TurnRs {
     Skipped(String),
 }
 
-/// Installs turn-rs for a full run if it is missing. A smoke run never
-/// installs it.
-pub fn prepare(params: &Params) -> TurnRs {
+/// Checks the parameters, then installs turn-rs for a full run if it is
+/// missing. A smoke run never installs it.
+pub fn prepare(params: &Params) -> anyhow::Result<TurnRs> {
+    params.clone().effective().check()?;
+    Ok(turn_rs_status(params))
+}
+
+fn turn_rs_status(params: &Params) -> TurnRs {
     if params.skip_turn_rs {
         return TurnRs::Skipped("skipped (--skip-turn-rs)".into());
     }
@@ -205,15 +226,6 @@ pub async fn run(
     network: Network,
 ) -> anyhow::Result<Report> {
     let params = params.effective();
-    if params.clients < 2 || params.messages == 0 || params.rounds == 0 {
-        bail!("need at least two clients (they relay to each other), one message and one round");
-    }
-    if !uclient::installed() {
-        bail!(
-            "{} is not installed: run `apt-get install coturn` (`make test` installs it)",
-            uclient::BINARY
-        );
-    }
     let mut report = Report::new("turn", serde_json::to_value(&params)?);
     if params.smoke {
         report.notes.push(
