@@ -79,7 +79,7 @@ bench: web $(WORMHOLE_VENV)/bin/python
 	$(CARGO) build --release --bin mesh --bin mesh-agent --bin mesh-bench
 	./target/release/mesh-bench chat --json target/bench-chat.json
 	./target/release/mesh-bench sfu --json target/bench-sfu.json
-	./target/release/mesh-bench turn --json target/bench-turn.json
+	./target/release/mesh-bench turn --rounds 3 --json target/bench-turn.json
 	./target/release/mesh-bench switch --json target/bench-switch.json
 	./target/release/mesh-bench agent --json target/bench-agent.json
 
