@@ -53,6 +53,9 @@ pub struct NotifySettings {
     pub max_attempts: u32,
     /// How long one delivery may take (connect and answer).
     pub timeout: Duration,
+    /// Whether receivers users choose may be at private or reserved
+    /// addresses (see `notify::reach`).
+    pub allow_private: bool,
 }
 
 /// The server-wide notification backend (`MESH_NOTIFY_*`).
@@ -172,6 +175,7 @@ struct FileConfig {
     notify_retry_base_ms: Option<u64>,
     notify_max_attempts: Option<u64>,
     notify_timeout_ms: Option<u64>,
+    notify_allow_private: Option<bool>,
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 15 * 60;
@@ -497,6 +501,10 @@ fn notify_settings(
             5_000,
             100..=60_000,
         )?),
+        allow_private: match env("MESH_NOTIFY_ALLOW_PRIVATE") {
+            Some(text) => parse_bool("MESH_NOTIFY_ALLOW_PRIVATE", &text)?,
+            None => file.notify_allow_private.unwrap_or(false),
+        },
     })
 }
 

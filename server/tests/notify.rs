@@ -23,11 +23,24 @@ const ARRIVAL: Duration = Duration::from_secs(10);
 /// How long the tests watch for a notification that must not come.
 const SILENCE: Duration = Duration::from_millis(COALESCE_MS + 1500);
 
+/// The receivers here are on loopback, which users may only choose when the
+/// administrator allows private addresses (see
+/// `users_cannot_point_notifications_into_the_servers_network`).
 const NOTIFY_ENV: &[(&str, &str)] = &[
     ("MESH_NOTIFY_COALESCE_MS", "1000"),
     ("MESH_NOTIFY_RETRY_BASE_MS", "100"),
     ("MESH_NOTIFY_TIMEOUT_MS", "2000"),
+    ("MESH_NOTIFY_ALLOW_PRIVATE", "true"),
 ];
+
+/// [`NOTIFY_ENV`] with private addresses refused, as by default.
+fn private_refused_env() -> Vec<(&'static str, &'static str)> {
+    NOTIFY_ENV
+        .iter()
+        .copied()
+        .filter(|(key, _)| *key != "MESH_NOTIFY_ALLOW_PRIVATE")
+        .collect()
+}
 
 /// One request a receiver took.
 #[derive(Debug, Clone)]
@@ -698,9 +711,66 @@ async fn the_test_button_reports_what_the_receiver_answered() {
 }
 
 #[tokio::test]
+async fn users_cannot_point_notifications_into_the_servers_network() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_with(&private_refused_env()).await;
+    let alice = server.register("alice").await;
+    let webhook = |url: String| {
+        json!({"backend": "webhook", "url": url, "topic": "", "token": "tk",
+               "events": all_events(), "quiet_hours": null})
+    };
+
+    // An address: refused when saved, and nothing changes.
+    for url in [
+        format!("{}/hook", receiver.url),
+        "http://169.254.169.254/latest".into(),
+        "http://[::ffff:10.0.0.1]/".into(),
+    ] {
+        let (status, body) = server
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/me/notifications",
+                Some(&alice.token),
+                Some(webhook(url.clone())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("private"),
+            "{body}"
+        );
+    }
+    let (_, after) = server.get("/api/v1/me/notifications", &alice.token).await;
+    assert_eq!(after["backend"], "none");
+
+    // A name that resolves to one: refused when the request is made.
+    let port = receiver.url.rsplit(':').next().unwrap();
+    save_settings(
+        &server,
+        &alice,
+        webhook(format!("http://localhost:{port}/hook")),
+    )
+    .await;
+    let (_, result) = server
+        .post("/api/v1/me/notifications/test", &alice.token, json!({}))
+        .await;
+    assert_eq!(result["delivered"], false);
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("private or reserved address"),
+        "{result}"
+    );
+    assert_eq!(receiver.attempts(), 0, "the receiver was reached");
+}
+
+#[tokio::test]
 async fn the_server_default_pushes_users_without_settings_of_their_own() {
     let receiver = Receiver::start().await;
-    let mut env = NOTIFY_ENV.to_vec();
+    // The administrator's receiver may be on a private address even when
+    // users' may not.
+    let mut env = private_refused_env();
     let url = receiver.url.clone();
     env.extend([
         ("MESH_NOTIFY_BACKEND", "ntfy"),

@@ -121,6 +121,6 @@ pub use driver::{run, LocalAddrs, TurnServer};
 pub use error::Error;
 pub use five_tuple::{FiveTuple, Transport};
 pub use metrics::{Metrics, MetricsSnapshot, Refusal, Refusals};
-pub use policy::PolicyConfig;
+pub use policy::{is_public_unicast, PolicyConfig};
 pub use quota::Quotas;
 pub use server::{Event, Input, Output, Server, Transmit};

@@ -158,6 +158,13 @@ impl Policy {
     }
 }
 
+/// Whether `ip` is a public unicast address in whatever form it is written
+/// (IPv4-mapped and the like included): the addresses the relay may reach,
+/// and that anything else reaching out on a client's behalf may reach.
+pub fn is_public_unicast(ip: IpAddr) -> bool {
+    special_range(normalize(ip)).is_none()
+}
+
 /// The address `ip` really designates: the IPv4 address inside IPv4-mapped,
 /// IPv4-compatible, SIIT-translated and NAT64 well-known-prefix IPv6 forms.
 pub(crate) fn normalize(ip: IpAddr) -> IpAddr {

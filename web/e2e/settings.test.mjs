@@ -52,7 +52,9 @@ let receiver;
 
 before(async () => {
   receiver = await startReceiver();
-  server = await startServer();
+  // The receiver is on loopback, which users may only choose when the
+  // administrator allows private addresses.
+  server = await startServer({ MESH_NOTIFY_ALLOW_PRIVATE: 'true' });
   browser = await launchBrowser();
 });
 

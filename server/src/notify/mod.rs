@@ -18,6 +18,7 @@ pub mod gotify;
 pub mod ntfy;
 pub mod outbox;
 pub mod quiet;
+pub mod reach;
 pub mod settings;
 pub mod target;
 pub mod webhook;
@@ -31,7 +32,7 @@ use rusqlite::Connection;
 use self::attention::Attention;
 use self::event::{EventKind, Notification};
 use self::outbox::{Event, Rules};
-use self::target::Target;
+use self::target::{DeliveryError, Target};
 use crate::config::NotifySettings;
 use crate::error::{Error, Result};
 use crate::hub::ConnectionId;
@@ -42,20 +43,33 @@ use crate::{now_ms, App};
 pub struct Notifier {
     pub attention: Attention,
     rules: Rules,
+    /// For the administrator's default receiver.
     client: reqwest::Client,
+    /// For receivers users chose: public addresses only, unless allowed.
+    user_client: reqwest::Client,
+    allow_private: bool,
     /// Wakes the worker when something was queued.
     wake: tokio::sync::Notify,
 }
 
 impl Notifier {
     pub fn new(settings: &NotifySettings) -> anyhow::Result<Notifier> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.timeout)
-            .timeout(settings.timeout)
-            // A redirect could carry the token's header to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Mesh/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(settings.timeout)
+                .timeout(settings.timeout)
+                // A redirect could carry the token's header to another host.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("Mesh/", env!("CARGO_PKG_VERSION")))
+        };
+        let client = builder().build()?;
+        let user_client = if settings.allow_private {
+            client.clone()
+        } else {
+            builder()
+                .dns_resolver(std::sync::Arc::new(reach::PublicOnly))
+                .build()?
+        };
         Ok(Notifier {
             attention: Attention::default(),
             rules: Rules {
@@ -63,12 +77,21 @@ impl Notifier {
                 coalesce_ms: settings.coalesce.as_millis() as i64,
             },
             client,
+            user_client,
+            allow_private: settings.allow_private,
             wake: tokio::sync::Notify::new(),
         })
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// The HTTP client that may reach `target`, or why none may.
+    pub fn client_for(&self, target: &Target) -> Result<&reqwest::Client, DeliveryError> {
+        if !target.chosen_by_user || self.allow_private {
+            return Ok(&self.client);
+        }
+        if reach::private_literal(&target.url) {
+            return Err(DeliveryError::Permanent(reach::PrivateAddress.to_string()));
+        }
+        Ok(&self.user_client)
     }
 
     /// Tells the worker the outbox has something new.
@@ -278,13 +301,10 @@ pub async fn send_test(app: &App, user_id: i64) -> Result<NotificationTestResult
         });
     };
     let notification = Notification::test(&app.public_url);
-    let result = target::send(
-        app.notify.client(),
-        &target,
-        &notification,
-        app.config.notify.timeout,
-    )
-    .await;
+    let result = match app.notify.client_for(&target) {
+        Ok(client) => target::send(client, &target, &notification, app.config.notify.timeout).await,
+        Err(refused) => Err(refused),
+    };
     tracing::info!(
         user = user_id,
         backend = target.backend.as_str(),

@@ -138,12 +138,22 @@ pub async fn update(
     actor: Actor,
     update: NotificationSettingsUpdate,
 ) -> Result<NotificationSettings> {
+    let allow_private = app.config.notify.allow_private;
     let stored = app
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
             let current = notifications::settings(&tx, actor.user_id)?;
             let next = apply(current, update)?;
+            if next.backend != NotificationBackend::None
+                && !allow_private
+                && super::reach::private_literal(&next.url)
+            {
+                return Err(Error::validation(format!(
+                    "{}.",
+                    super::reach::PrivateAddress
+                )));
+            }
             notifications::save_settings(&tx, actor.user_id, &next, now_ms())?;
             tx.commit()?;
             Ok(next)

@@ -19,6 +19,8 @@ pub struct Target {
     /// ntfy only.
     pub topic: String,
     pub token: Option<String>,
+    /// A user's own choice, not the administrator's default (see `reach`).
+    pub chosen_by_user: bool,
 }
 
 impl Target {
@@ -35,6 +37,7 @@ impl Target {
                 url: settings.url.clone(),
                 topic: settings.topic.clone(),
                 token: settings.token.clone(),
+                chosen_by_user: true,
             });
         }
         default.map(|default| Target {
@@ -42,6 +45,7 @@ impl Target {
             url: default.url.clone(),
             topic: default.topic.replace("{username}", username),
             token: default.token.clone(),
+            chosen_by_user: false,
         })
     }
 }
@@ -83,6 +87,9 @@ pub async fn send(
         }
     };
     let response = request.timeout(timeout).send().await.map_err(|err| {
+        if super::reach::refused(&err) {
+            return DeliveryError::Permanent(super::reach::PrivateAddress.to_string());
+        }
         let what = if err.is_timeout() {
             "the receiver did not answer in time"
         } else if err.is_connect() {

@@ -158,14 +158,11 @@ async fn attempt(app: &App, row: &OutboxRow) -> Outcome {
         return Outcome::Skipped("no notification backend");
     };
     let notification = Notification::from_row(row, &app.public_url);
-    match target::send(
-        app.notify.client(),
-        &target,
-        &notification,
-        app.config.notify.timeout,
-    )
-    .await
-    {
+    let sent = match app.notify.client_for(&target) {
+        Ok(client) => target::send(client, &target, &notification, app.config.notify.timeout).await,
+        Err(refused) => Err(refused),
+    };
+    match sent {
         Ok(()) => Outcome::Delivered,
         Err(DeliveryError::Permanent(error)) => Outcome::Failed(error),
         Err(DeliveryError::Transient(error)) => retry_or_fail(app, row, error),
