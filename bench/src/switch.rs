@@ -68,6 +68,7 @@ pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Resul
         bail!("browsers must run in a private network namespace: {why}");
     }
     let repo = repo_root()?;
+    let mut report = Report::new("switch", serde_json::to_value(&params)?);
     let out = tempfile::NamedTempFile::new()?;
     let mut command = Command::new("node");
     command
@@ -89,7 +90,6 @@ pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Resul
     let figures: Figures = serde_json::from_slice(&std::fs::read(out.path())?)
         .context("bench/switch/run.mjs wrote no figures")?;
 
-    let mut report = Report::new("switch", serde_json::to_value(&params)?);
     let mut system = SystemFigures::new("mesh");
     let worst = |values: &[f64]| values.iter().copied().fold(f64::NAN, f64::max);
     let first_mesh = worst(&figures.first_frame_ms_mesh);
