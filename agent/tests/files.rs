@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{
-    alice_and_bob, assert_refused, close, digest, hex, next_failure, write_random_file, Server,
-    TestAgent,
+    alice_and_bob, assert_refused, close, digest, hex, next_failure_within, write_random_file,
+    Server, TestAgent,
 };
 use mesh_agent::chunks::{self, CHUNK_SIZE};
 use mesh_agent::manifest::{self, Entry, EntryKind, Manifest};
@@ -167,8 +167,14 @@ async fn an_interrupted_transfer_resumes_without_resending_verified_chunks() {
             }
         } => progress.done(),
     };
-    let (code, message) = next_failure(&mut events).await;
-    assert_eq!(code, close::DONE, "the sender went away: {message}");
+    // The sender vanished as a killed process does. Its endpoint's parting
+    // CONNECTION_CLOSE usually arrives; when it is lost (a full socket buffer
+    // on a busy machine), the receiver notices by the 30 s idle timeout.
+    let (code, message) = next_failure_within(&mut events, Duration::from_secs(45)).await;
+    assert!(
+        code == close::DONE || (code == close::FAILED && message.contains("connection was lost")),
+        "the sender went away: {code} {message}"
+    );
     assert!(interrupted < size);
     assert!(
         bob.inbox_entries()

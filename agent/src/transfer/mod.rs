@@ -22,6 +22,7 @@
 //! failed verification, a peer that lies about sizes) removes it. Nothing
 //! ever appears at the destination until the whole tree has verified.
 
+mod disk;
 pub mod receive;
 pub mod send;
 

@@ -2,13 +2,14 @@
 //! chunk, and land the tree complete or not at all.
 
 use std::collections::BTreeSet;
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mesh_proto::Capability;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
+use super::disk::{ChunkWriter, DiskError};
 use super::Policy;
 use crate::chunks::{self, chunk_count, chunk_len, Hash, CHUNK_SIZE};
 use crate::identity::unhex;
@@ -326,42 +327,65 @@ impl Staging {
             .map_err(|err| io_failure("write", &hashes_path, err))?;
 
         let path = self.file_path(manifest, entry);
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        let open = {
+            let path = path.clone();
+            move || -> std::io::Result<std::fs::File> {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
+                file.set_len(first * CHUNK_SIZE)?;
+                file.seek(std::io::SeekFrom::Start(first * CHUNK_SIZE))?;
+                Ok(file)
+            }
+        };
+        let file = tokio::task::spawn_blocking(open)
             .await
+            .map_err(|err| Failure::new(close::FAILED, err.to_string()))?
             .map_err(|err| io_failure("write", &path, err))?;
-        file.set_len(first * CHUNK_SIZE)
-            .await
-            .map_err(|err| io_failure("write", &path, err))?;
-        file.seek(std::io::SeekFrom::Start(first * CHUNK_SIZE))
-            .await
-            .map_err(|err| io_failure("write", &path, err))?;
-        let mut buffer = vec![0u8; CHUNK_SIZE as usize];
-        for index in first..count {
-            let chunk = &mut buffer[..chunk_len(size, index)];
-            stream.read_exact(chunk).await.map_err(|err| match err {
-                quinn::ReadExactError::FinishedEarly(_) => Failure::new(
-                    close::INVALID,
-                    format!("the sender sent less of `{}` than its size says", info.path),
-                ),
-                other => PeerError::from(other).into(),
-            })?;
-            if chunks::hash_chunk(chunk) != hashes[index as usize] {
+        // Chunks are verified and written on the disk thread while the next
+        // ones arrive.
+        let mut writer = ChunkWriter::start(file, hashes);
+        let streamed = async {
+            for index in first..count {
+                let mut chunk = writer.buffer(chunk_len(size, index));
+                stream
+                    .read_exact(&mut chunk)
+                    .await
+                    .map_err(|err| match err {
+                        quinn::ReadExactError::FinishedEarly(_) => Failure::new(
+                            close::INVALID,
+                            format!("the sender sent less of `{}` than its size says", info.path),
+                        ),
+                        other => PeerError::from(other).into(),
+                    })?;
+                let len = chunk.len() as u64;
+                if !writer.write(index, chunk).await {
+                    break;
+                }
+                progress.add(len);
+            }
+            Ok::<(), Failure>(())
+        }
+        .await;
+        // Also when the stream failed: the disk thread finishes (and syncs)
+        // what it was given before anything else touches the file, so an
+        // interrupted transfer keeps its verified chunks for the next attempt.
+        let written = writer.finish().await;
+        streamed?;
+        match written {
+            Ok(()) => {}
+            Err(DiskError::Mismatch(index)) => {
                 return Err(Failure::new(
                     close::INTEGRITY,
                     format!(
                         "chunk {index} of `{}` failed verification; nothing was kept",
                         info.path
                     ),
-                ));
+                ))
             }
-            file.write_all(chunk)
-                .await
-                .map_err(|err| io_failure("write", &path, err))?;
-            progress.add(chunk.len() as u64);
+            Err(DiskError::Io(err)) => return Err(io_failure("write", &path, err)),
         }
         match stream.read(&mut [0u8; 1]).await.map_err(PeerError::from)? {
             None => {}
@@ -372,9 +396,6 @@ impl Staging {
                 ))
             }
         }
-        file.sync_all()
-            .await
-            .map_err(|err| io_failure("write", &path, err))?;
         Ok(())
     }
 

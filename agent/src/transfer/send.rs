@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::io::Seek;
 
-use crate::chunks::{self, chunk_count, chunk_len, CHUNK_SIZE};
+use super::disk::{ChunkReader, DiskError};
+use crate::chunks::{chunk_count, CHUNK_SIZE};
 use crate::identity::{hex, Identity};
 use crate::manifest::{self, EntryKind};
 use crate::progress::Progress;
@@ -142,28 +143,39 @@ async fn send_file(
             format!("the sender cannot read {}: {err}", source.path.display()),
         )
     };
-    let mut file = tokio::fs::File::open(&source.path)
-        .await
-        .map_err(unreadable)?;
-    file.seek(std::io::SeekFrom::Start(first * CHUNK_SIZE))
-        .await
-        .map_err(unreadable)?;
-    let mut buffer = vec![0u8; CHUNK_SIZE as usize];
-    for index in first..chunk_count(size) {
-        let chunk = &mut buffer[..chunk_len(size, index)];
-        file.read_exact(chunk).await.map_err(unreadable)?;
-        // Never send what no longer matches the signed manifest.
-        if chunks::hash_chunk(chunk) != source.hashes[index as usize] {
-            return Err(Failure::new(
-                close::FAILED,
-                format!(
-                    "{} changed while it was being sent; send it again",
-                    source.path.display()
-                ),
-            ));
+    let open = {
+        let path = source.path.clone();
+        move || -> std::io::Result<std::fs::File> {
+            let mut file = std::fs::File::open(path)?;
+            file.seek(std::io::SeekFrom::Start(first * CHUNK_SIZE))?;
+            Ok(file)
         }
-        stream.write_all(chunk).await.map_err(PeerError::from)?;
+    };
+    let file = tokio::task::spawn_blocking(open)
+        .await
+        .map_err(|err| Failure::new(close::FAILED, err.to_string()))?
+        .map_err(unreadable)?;
+    // Chunks are read and checked on the disk thread while earlier ones are
+    // on their way.
+    let mut reader = ChunkReader::start(file, size, first, source.hashes.clone());
+    while let Some(read) = reader.next().await {
+        let chunk = match read {
+            Ok(chunk) => chunk,
+            Err(DiskError::Io(err)) => return Err(unreadable(err)),
+            // Never send what no longer matches the signed manifest.
+            Err(DiskError::Mismatch(_)) => {
+                return Err(Failure::new(
+                    close::FAILED,
+                    format!(
+                        "{} changed while it was being sent; send it again",
+                        source.path.display()
+                    ),
+                ))
+            }
+        };
+        stream.write_all(&chunk).await.map_err(PeerError::from)?;
         progress.add(chunk.len() as u64);
+        reader.recycle(chunk);
     }
     stream
         .finish()

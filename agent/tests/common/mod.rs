@@ -362,15 +362,18 @@ pub async fn alice_and_bob(server: &Server) -> (TestAgent, TestAgent) {
     (alice, bob)
 }
 
-/// The next failure the agent reports, within 10 s.
-pub async fn next_failure(events: &mut tokio::sync::broadcast::Receiver<Event>) -> (u32, String) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+/// The next failure the agent reports, within `wait`.
+pub async fn next_failure_within(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    wait: Duration,
+) -> (u32, String) {
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Ok(Event::Failed { code, message })) => return (code, message),
             Ok(Ok(_)) => continue,
             Ok(Err(err)) => panic!("agent events: {err}"),
-            Err(_) => panic!("the agent reported no failure within 10 s"),
+            Err(_) => panic!("the agent reported no failure within {wait:?}"),
         }
     }
 }
