@@ -257,9 +257,7 @@ impl ServerCertVerifier for PinnedServer {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(
-            "TLS 1.2 is not used between agents".into(),
-        ))
+        Err(no_tls12())
     }
 
     fn verify_tls13_signature(
@@ -268,18 +266,11 @@ impl ServerCertVerifier for PinnedServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &crypto().signature_verification_algorithms,
-        )
+        verify_tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crypto()
-            .signature_verification_algorithms
-            .supported_schemes()
+        verify_schemes()
     }
 }
 
@@ -311,9 +302,7 @@ impl ClientCertVerifier for AnyClientCert {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(
-            "TLS 1.2 is not used between agents".into(),
-        ))
+        Err(no_tls12())
     }
 
     fn verify_tls13_signature(
@@ -322,21 +311,40 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &crypto().signature_verification_algorithms,
-        )
+        verify_tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crypto()
-            .signature_verification_algorithms
-            .supported_schemes()
+        verify_schemes()
     }
 
     fn client_auth_mandatory(&self) -> bool {
         true
     }
+}
+
+// What both sides' certificate verifiers share: agents speak TLS 1.3 only,
+// and check handshake signatures with the crypto provider's algorithms.
+
+fn no_tls12() -> rustls::Error {
+    rustls::Error::General("TLS 1.2 is not used between agents".into())
+}
+
+fn verify_tls13(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    rustls::crypto::verify_tls13_signature(
+        message,
+        cert,
+        dss,
+        &crypto().signature_verification_algorithms,
+    )
+}
+
+fn verify_schemes() -> Vec<SignatureScheme> {
+    crypto()
+        .signature_verification_algorithms
+        .supported_schemes()
 }

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::mesh_client::PASSWORD;
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, Command};
 
 /// The password `mesh_client::register_users` gives every bench account.
-const PASSWORD: &str = "bench-password";
 const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// One signed-in device: a home folder holding its key and sign-in.

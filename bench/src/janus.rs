@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
-use crate::process::SERVER_CPU;
+use crate::process::{free_tcp_port, terminate, SERVER_CPU};
 
 const BINARY: &str = "/usr/bin/janus";
 const DEBIAN_CONFIG: &str = "/etc/janus";
@@ -103,26 +103,8 @@ impl JanusServer {
     /// Stops Janus with SIGTERM, as its service does, and kills it if it is
     /// still there after 5 s.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+        terminate(&mut self.child).await;
     }
-}
-
-fn free_tcp_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Debian's `janus.jcfg`, `janus.transport.http.jcfg` and

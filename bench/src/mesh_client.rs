@@ -17,6 +17,8 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Waits this long for the server to answer a request over the WebSocket.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every benchmark account's password.
+pub const PASSWORD: &str = "bench-password";
 
 /// Registers `users` accounts (`bench0`, `bench1`, ...); returns their access
 /// tokens.
@@ -30,7 +32,7 @@ pub async fn register_users(
         let name = format!("bench{index}");
         let response: Value = http
             .post(format!("{url}/api/v1/auth/register"))
-            .json(&json!({"username": name, "email": format!("{name}@bench.invalid"), "password": "bench-password"}))
+            .json(&json!({"username": name, "email": format!("{name}@bench.invalid"), "password": PASSWORD}))
             .send()
             .await?
             .error_for_status()?

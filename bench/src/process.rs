@@ -106,6 +106,38 @@ impl MeshServer {
     }
 }
 
+/// Stops a process under test with SIGTERM, as a service manager would, and
+/// kills it if it is still there after 5 s.
+pub async fn terminate(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: a signal to a process this benchmark started and still owns.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+/// A TCP port on 127.0.0.1 nobody listens on now, for a peer that must be
+/// told its port.
+pub fn free_tcp_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// User plus system CPU time of a process, in seconds.
 pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;

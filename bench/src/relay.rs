@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
-use crate::process::SERVER_CPU;
+use crate::process::{free_udp_port, terminate, SERVER_CPU};
 use crate::turn_rs;
 
 /// How long a relay may take to answer its first Allocate.
@@ -170,20 +170,7 @@ impl Relay {
 
     /// SIGTERM, as a service manager would stop it; SIGKILL after 5 s.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+        terminate(&mut self.child).await;
     }
 }
 
@@ -209,11 +196,4 @@ fn coturn_config(port: u16, relay_ports: (u16, u16), settings: &Settings<'_>) ->
          simple-log\n",
         relay_ports.0, relay_ports.1, settings.secret, settings.coturn_relay_threads
     )
-}
-
-/// A UDP port on 127.0.0.1 that was free a moment ago.
-fn free_udp_port() -> anyhow::Result<u16> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
-use crate::transfer::{ended_children_cpu_seconds, free_tcp_port, land, Transfer};
+use crate::process::{free_tcp_port, terminate};
+use crate::transfer::{ended_children_cpu_seconds, land, Transfer};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const SCP: &str = "/usr/bin/scp";
@@ -195,17 +196,8 @@ async fn stop(server: &mut Child) {
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        // SAFETY: a signal to the process this benchmark started.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-        if tokio::time::timeout(Duration::from_secs(5), server.wait())
-            .await
-            .is_ok()
-        {
-            return;
-        }
     }
-    let _ = server.start_kill();
-    let _ = server.wait().await;
+    terminate(server).await;
 }
 
 fn current_user() -> anyhow::Result<String> {

@@ -102,12 +102,6 @@ pub async fn wait_for_port(port: u16, what: &str, limit: Duration) -> anyhow::Re
     bail!("{what} did not listen on 127.0.0.1:{port} within {limit:?}")
 }
 
-/// A port nobody listens on now, for a peer that must be told its port.
-pub fn free_tcp_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// The figures of a system's transfers of `bytes` each.
 pub fn figures(name: &'static str, bytes: u64, transfers: &[Transfer]) -> SystemFigures {
     let seconds = sorted_seconds(transfers);

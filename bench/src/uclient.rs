@@ -225,7 +225,7 @@ fn receive_drops(pid: u32) -> u64 {
 fn socket_drops(table: &str, inodes: &HashSet<String>) -> u64 {
     table
         .lines()
-        .skip(1)
+        .skip(1) // the column headings
         .filter_map(|row| {
             let columns: Vec<&str> = row.split_whitespace().collect();
             inodes

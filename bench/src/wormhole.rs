@@ -20,7 +20,8 @@ use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
 use crate::process::cpu_seconds;
-use crate::transfer::{ended_children_cpu_seconds, free_tcp_port, land, wait_for_port, Transfer};
+use crate::process::free_tcp_port;
+use crate::transfer::{ended_children_cpu_seconds, land, wait_for_port, Transfer};
 
 const WORMHOLE: &str = "/usr/bin/wormhole";
 const DEBIAN_PYTHON: &str = "/usr/bin/python3";

@@ -14,7 +14,7 @@
 //
 // Used by the end-to-end test (growth.test.mjs) and by `mesh-bench switch`.
 
-import { createRoom, eventually, joinPublicRoom, openPage, register } from './harness.mjs';
+import { createRoom, eventually, joinCall, joinPublicRoom, openPage, register } from './harness.mjs';
 import {
   expectDecodingVideos,
   expectOnMesh,
@@ -48,17 +48,6 @@ export async function openParticipants(browser, baseUrl, names, room = 'growing'
   await createRoom(pages[0].page, room);
   for (const { page } of pages.slice(1)) await joinPublicRoom(page, room);
   return pages;
-}
-
-/** Clicks through the pre-join; resolves with the page-clock time of "Join now". */
-async function joinCall(page) {
-  await page.getByRole('button', { name: 'Join call' }).click();
-  const joinNow = page.getByRole('button', { name: 'Join now' });
-  await joinNow.waitFor();
-  const clickedAt = await pageNow(page);
-  await joinNow.click();
-  await page.getByRole('group', { name: 'Call controls' }).waitFor();
-  return clickedAt;
 }
 
 /** The page-clock time of the first remote camera frame at or after `since`. */

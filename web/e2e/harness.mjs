@@ -153,6 +153,18 @@ export async function joinPublicRoom(page, name) {
   await page.getByRole('heading', { level: 1, name }).waitFor();
 }
 
+/** Joins the call of the open room through its pre-join; resolves with the
+ * page-clock time (performance.now()) of the click on "Join now". */
+export async function joinCall(page) {
+  await page.getByRole('button', { name: 'Join call' }).click();
+  const joinNow = page.getByRole('button', { name: 'Join now' });
+  await joinNow.waitFor();
+  const clickedAt = await page.evaluate(() => performance.now());
+  await joinNow.click();
+  await page.getByRole('group', { name: 'Call controls' }).waitFor();
+  return clickedAt;
+}
+
 export async function sendMessage(page, body) {
   const composer = page.getByRole('textbox', { name: 'Message', exact: true });
   await composer.fill(body);

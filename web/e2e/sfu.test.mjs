@@ -13,7 +13,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createRoom, eventually, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
+import { createRoom, eventually, joinCall, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
 import { expectDecodingVideos, expectOnSfu, recordCalls, sfuCandidates, useSmallCamera } from './media.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -96,12 +96,6 @@ async function person(name, inBrowser = browser) {
   await register(page, server.url, name);
   pages.set(name, page);
   return page;
-}
-
-async function joinCall(page) {
-  await page.getByRole('button', { name: 'Join call' }).click();
-  await page.getByRole('button', { name: 'Join now' }).click();
-  await page.getByRole('group', { name: 'Call controls' }).waitFor();
 }
 
 /** The owner makes the room's calls use the SFU, through the REST API. */

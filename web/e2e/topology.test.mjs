@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createRoom, eventually, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
+import { createRoom, eventually, joinCall, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
 import {
   expectDecodingVideos,
   expectOnMesh,
@@ -71,12 +71,6 @@ async function person(name) {
   await useSmallCamera(page, { width: 640, height: 360, frameRate: 15 });
   await register(page, server.url, name);
   return page;
-}
-
-async function joinCall(page) {
-  await page.getByRole('button', { name: 'Join call' }).click();
-  await page.getByRole('button', { name: 'Join now' }).click();
-  await page.getByRole('group', { name: 'Call controls' }).waitFor();
 }
 
 /** The layer web/src/call/layers.ts asks for, for a tile this tall. */

@@ -17,7 +17,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createRoom, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
+import { createRoom, joinCall, joinPublicRoom, launchBrowser, openPage, register, startServer } from './harness.mjs';
 import { expectDecodingVideos, expectOnMesh, expectOnSfu, recordCalls, useSmallCamera } from './media.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -64,12 +64,6 @@ async function person(name, { relay }) {
   await useSmallCamera(page);
   await register(page, server.url, name);
   return page;
-}
-
-async function joinCall(page) {
-  await page.getByRole('button', { name: 'Join call' }).click();
-  await page.getByRole('button', { name: 'Join now' }).click();
-  await page.getByRole('group', { name: 'Call controls' }).waitFor();
 }
 
 async function accessToken(login) {

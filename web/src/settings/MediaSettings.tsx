@@ -3,6 +3,7 @@ import { chooseDevice } from '../call/controls';
 import { canChooseSpeaker, currentDevice, listDevices, watchDevices } from '../call/devices';
 import { mediaProblem } from '../call/errors';
 import { openCamera, openMicrophone } from '../call/localMedia';
+import { DeviceSelect } from '../components/call/DevicePickers';
 import { VideoView } from '../components/call/MediaView';
 import { useT } from '../i18n';
 import type { DeviceOption } from '../store/call';
@@ -119,13 +120,13 @@ export function MediaSettings() {
               {t('prefs.media.startPreview')}
             </button>
           )}
-          <DeviceChoice
+          <DeviceSelect
             kind="camera"
             options={lists.camera}
             value={currentDevice(lists.camera, preferences.camera, camera?.getSettings().deviceId)}
             onChange={choose}
           />
-          <DeviceChoice
+          <DeviceSelect
             kind="microphone"
             options={lists.microphone}
             value={currentDevice(lists.microphone, preferences.microphone, microphone?.getSettings().deviceId)}
@@ -133,7 +134,7 @@ export function MediaSettings() {
           />
           {canChooseSpeaker() ? (
             <>
-              <DeviceChoice
+              <DeviceSelect
                 kind="speaker"
                 options={lists.speaker}
                 value={currentDevice(lists.speaker, preferences.speaker)}
@@ -151,40 +152,6 @@ export function MediaSettings() {
   );
 }
 
-function DeviceChoice({
-  kind,
-  options,
-  value,
-  onChange,
-}: {
-  kind: PreferredDevice;
-  options: DeviceOption[];
-  value?: string;
-  onChange(kind: PreferredDevice, deviceId: string): void;
-}) {
-  const { t } = useT();
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{t(`devices.${kind}`)}</label>
-      <select
-        id={id}
-        value={value ?? ''}
-        disabled={options.length === 0}
-        onChange={(event) => onChange(kind, event.target.value)}
-      >
-        {options.length === 0 && <option value="">{t('devices.none')}</option>}
-        {options.map((option) => (
-          <option key={option.deviceId} value={option.deviceId}>
-            {option.label}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
-/** A short tone on the chosen speaker, through setSinkId like call audio. */
 function TestSoundButton({ sinkId }: { sinkId?: string }) {
   const { t } = useT();
   const [playing, setPlaying] = useState(false);

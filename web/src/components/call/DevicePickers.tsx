@@ -5,7 +5,15 @@ import { useCall, type DeviceOption } from '../../store/call';
 
 type DeviceKind = 'camera' | 'microphone' | 'speaker';
 
-function DeviceSelect({ kind, options, value }: { kind: DeviceKind; options: DeviceOption[]; value?: string }) {
+interface DeviceSelectProps {
+  kind: DeviceKind;
+  options: DeviceOption[];
+  value?: string;
+  onChange(kind: DeviceKind, deviceId: string): void;
+}
+
+/** A labelled list of one kind of device. */
+export function DeviceSelect({ kind, options, value, onChange }: DeviceSelectProps) {
   const { t } = useT();
   const id = useId();
   return (
@@ -15,7 +23,7 @@ function DeviceSelect({ kind, options, value }: { kind: DeviceKind; options: Dev
         id={id}
         value={value ?? ''}
         disabled={options.length === 0}
-        onChange={(event) => void chooseDevice(kind, event.target.value)}
+        onChange={(event) => onChange(kind, event.target.value)}
       >
         {options.length === 0 && <option value="">{t('devices.none')}</option>}
         {options.map((option) => (
@@ -28,14 +36,16 @@ function DeviceSelect({ kind, options, value }: { kind: DeviceKind; options: Dev
   );
 }
 
+const choose = (kind: DeviceKind, deviceId: string) => void chooseDevice(kind, deviceId);
+
 /** Camera, microphone and (where the browser can route audio) speaker. */
 export function DevicePickers() {
   const devices = useCall((state) => state.devices);
   return (
     <div className="device-pickers">
-      <DeviceSelect kind="camera" options={devices.cameras} value={devices.camera} />
-      <DeviceSelect kind="microphone" options={devices.microphones} value={devices.microphone} />
-      {devices.speakers.length > 0 && <DeviceSelect kind="speaker" options={devices.speakers} value={devices.speaker} />}
+      <DeviceSelect kind="camera" options={devices.cameras} value={devices.camera} onChange={choose} />
+      <DeviceSelect kind="microphone" options={devices.microphones} value={devices.microphone} onChange={choose} />
+      {devices.speakers.length > 0 && <DeviceSelect kind="speaker" options={devices.speakers} value={devices.speaker} onChange={choose} />}
     </div>
   );
 }
