@@ -20,7 +20,8 @@ pub struct SfuConfig {
     /// The TCP port for ICE-TCP (RFC 6544 passive, RFC 4571 framing), usually
     /// the same number as `udp_port`. `None` offers no TCP candidates.
     pub tcp_port: Option<u16>,
-    /// Bandwidth estimate towards a subscriber before str0m has measured one.
+    /// Egress budget of a new subscriber, before its receiver reports have
+    /// said anything about its link.
     pub initial_bitrate_bps: u64,
     /// Fewest time between two keyframe requests to one publisher's layer. A
     /// keyframe serves every subscriber waiting for it, so this bounds the

@@ -3,6 +3,8 @@
 
 use str0m::media::Rid;
 
+use crate::bitrate::Flow;
+
 /// Headroom a layer *above* the one currently forwarded needs: its extra
 /// bitrate times this must fit. Staying on a layer needs no headroom, so an
 /// estimate that wobbles around one layer's rate does not flap between two.
@@ -95,9 +97,9 @@ pub(crate) fn order_low_to_high(rids: &[Rid]) -> Vec<Rid> {
 /// One simulcast video track a subscriber receives, as the allocator sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct VideoDemand {
-    /// Measured bitrate of each layer, low to high; `None` while a layer is
-    /// not arriving (the publisher paused it, or it never existed).
-    pub rates_bps: Vec<Option<u64>>,
+    /// How each layer flows, low to high; `None` while a layer is not
+    /// arriving (the publisher paused it, or it never existed).
+    pub flows: Vec<Option<Flow>>,
     /// The highest layer index the subscriber wants.
     pub max_index: usize,
     /// The layer index forwarded now, if any.
@@ -106,39 +108,44 @@ pub(crate) struct VideoDemand {
 
 impl VideoDemand {
     fn rate(&self, index: usize) -> u64 {
-        self.rates_bps[index].unwrap_or(0)
+        self.flows[index].map_or(0, |flow| flow.bps)
     }
 
     fn lowest_arriving(&self) -> Option<usize> {
-        self.rates_bps.iter().position(Option::is_some)
+        self.flows.iter().position(Option::is_some)
     }
 
-    fn next_arriving_above(&self, index: usize) -> Option<usize> {
-        (index + 1..=self.max_index.min(self.rates_bps.len().saturating_sub(1)))
-            .find(|i| self.rates_bps[*i].is_some())
+    /// The next layer above `index`, within the subscriber's cap, that
+    /// `eligible` accepts.
+    fn next_above(&self, index: usize, eligible: impl Fn(usize) -> bool) -> Option<usize> {
+        (index + 1..=self.max_index.min(self.flows.len().saturating_sub(1))).find(|i| eligible(*i))
+    }
+
+    /// Whether a subscriber may be moved up to layer `index`: it arrives, and
+    /// it is forwarded already or has flowed steadily. A layer that just (re)started is
+    /// often paused again at once by the publisher's browser, which would
+    /// leave the subscriber waiting on a frozen picture.
+    fn can_rise_to(&self, index: usize) -> bool {
+        self.flows[index].is_some_and(|flow| flow.steady || self.current == Some(index))
     }
 
     fn best_wanted(&self) -> Option<usize> {
         let lowest = self.lowest_arriving()?;
         let mut best = lowest;
-        while let Some(next) = self.next_arriving_above(best) {
+        while let Some(next) = self.next_above(best, |i| self.flows[i].is_some()) {
             best = next;
         }
         Some(best)
     }
 }
 
-/// The layers chosen for one subscriber, and what to tell its bandwidth
-/// estimator.
+/// The layers chosen for one subscriber, and what they need.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Allocation {
     /// The layer index for each demand, `None` if nothing of it arrives.
     pub layers: Vec<Option<usize>>,
     /// The bitrate the chosen layers need.
     pub used_bps: u64,
-    /// The bitrate at which the cheapest next upgrade would fit: worth
-    /// probing for.
-    pub next_step_bps: Option<u64>,
     /// The bitrate every track at its wanted layer would need.
     pub wanted_bps: u64,
 }
@@ -146,9 +153,10 @@ pub(crate) struct Allocation {
 /// Chooses a layer for each video track within `budget_bps`.
 ///
 /// Every track first gets its lowest arriving layer, even over budget: a
-/// small picture beats a frozen one, and the estimate will say if even that
+/// small picture beats a frozen one, and the budget will say if even that
 /// is too much. Then tracks are raised one layer at a time, round robin, so
-/// bandwidth is shared rather than spent on the first track.
+/// bandwidth is shared rather than spent on the first track, and only onto
+/// layers that flow steadily (see [`VideoDemand::can_rise_to`]).
 pub(crate) fn allocate(budget_bps: u64, demands: &[VideoDemand]) -> Allocation {
     let mut layers: Vec<Option<usize>> = demands.iter().map(VideoDemand::lowest_arriving).collect();
     let mut used_bps: u64 = demands
@@ -158,7 +166,7 @@ pub(crate) fn allocate(budget_bps: u64, demands: &[VideoDemand]) -> Allocation {
         .sum();
 
     let step = |demand: &VideoDemand, from: usize| -> Option<(usize, u64, u64)> {
-        let next = demand.next_arriving_above(from)?;
+        let next = demand.next_above(from, |i| demand.can_rise_to(i))?;
         let extra = demand.rate(next).saturating_sub(demand.rate(from));
         let is_upgrade = demand.current.is_none_or(|current| next > current);
         let needed = if is_upgrade {
@@ -189,12 +197,6 @@ pub(crate) fn allocate(budget_bps: u64, demands: &[VideoDemand]) -> Allocation {
         }
     }
 
-    let next_step_bps = demands
-        .iter()
-        .zip(&layers)
-        .filter_map(|(demand, layer)| step(demand, (*layer)?))
-        .map(|(_, _, needed)| used_bps + needed)
-        .min();
     let wanted_bps = demands
         .iter()
         .filter_map(|demand| demand.best_wanted().map(|best| demand.rate(best)))
@@ -203,7 +205,6 @@ pub(crate) fn allocate(budget_bps: u64, demands: &[VideoDemand]) -> Allocation {
     Allocation {
         layers,
         used_bps,
-        next_step_bps,
         wanted_bps,
     }
 }
@@ -216,9 +217,17 @@ mod tests {
         names.iter().map(|n| Rid::from(*n)).collect()
     }
 
+    fn steady(bps: u64) -> Option<Flow> {
+        Some(Flow { bps, steady: true })
+    }
+
+    fn starting(bps: u64) -> Option<Flow> {
+        Some(Flow { bps, steady: false })
+    }
+
     fn three_layers(current: Option<usize>) -> VideoDemand {
         VideoDemand {
-            rates_bps: vec![Some(150_000), Some(500_000), Some(1_500_000)],
+            flows: vec![steady(150_000), steady(500_000), steady(1_500_000)],
             max_index: 2,
             current,
         }
@@ -260,7 +269,6 @@ mod tests {
         let generous = allocate(5_000_000, &[three_layers(Some(2))]);
         assert_eq!(generous.layers, vec![Some(2)]);
         assert_eq!(generous.used_bps, 1_500_000);
-        assert_eq!(generous.next_step_bps, None);
         assert_eq!(generous.wanted_bps, 1_500_000);
 
         let middling = allocate(800_000, &[three_layers(Some(2))]);
@@ -282,7 +290,6 @@ mod tests {
         // 1.5 Mbit/s would fit exactly, but rising from layer 1 needs headroom.
         let not_yet = allocate(1_500_000, &[three_layers(Some(1))]);
         assert_eq!(not_yet.layers, vec![Some(1)]);
-        assert_eq!(not_yet.next_step_bps, Some(500_000 + 1_250_000));
 
         let up = allocate(1_800_000, &[three_layers(Some(1))]);
         assert_eq!(up.layers, vec![Some(2)]);
@@ -301,16 +308,45 @@ mod tests {
         assert_eq!(allocate(10_000_000, &[capped]).layers, vec![Some(1)]);
 
         let middle_paused = VideoDemand {
-            rates_bps: vec![Some(150_000), None, Some(1_500_000)],
+            flows: vec![steady(150_000), None, steady(1_500_000)],
             ..three_layers(Some(0))
         };
         assert_eq!(allocate(10_000_000, &[middle_paused]).layers, vec![Some(2)]);
 
         let nothing = VideoDemand {
-            rates_bps: vec![None, None, None],
+            flows: vec![None, None, None],
             ..three_layers(None)
         };
         assert_eq!(allocate(10_000_000, &[nothing]).layers, vec![None]);
+    }
+
+    #[test]
+    fn rises_only_onto_layers_that_flow_steadily() {
+        // A publisher that just started: every layer sent its first frames.
+        let fresh = VideoDemand {
+            flows: vec![starting(150_000), starting(500_000), starting(1_500_000)],
+            ..three_layers(None)
+        };
+        assert_eq!(allocate(10_000_000, &[fresh]).layers, vec![Some(0)]);
+
+        // The middle layer has flowed for a while, the top one restarted.
+        let settling = VideoDemand {
+            flows: vec![steady(150_000), steady(500_000), starting(1_500_000)],
+            ..three_layers(Some(0))
+        };
+        let allocation = allocate(10_000_000, std::slice::from_ref(&settling));
+        assert_eq!(allocation.layers, vec![Some(1)]);
+        assert_eq!(
+            allocation.wanted_bps, 1_500_000,
+            "the top layer is still wanted"
+        );
+
+        // A layer already forwarded is kept while it flows, steady or not.
+        let kept = VideoDemand {
+            current: Some(2),
+            ..settling
+        };
+        assert_eq!(allocate(10_000_000, &[kept]).layers, vec![Some(2)]);
     }
 
     #[test]

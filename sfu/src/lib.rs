@@ -117,11 +117,12 @@
 //! * Codecs are Opus, VP8 and H.264, which every browser has.
 //! * Frames, not packets: str0m reassembles each incoming frame and
 //!   re-packetizes it on every subscriber's own send stream, so sequence
-//!   numbers, NACK/RTX and pacing are str0m's per subscriber (see
-//!   `DESIGN.md` in this crate for why).
+//!   numbers and NACK/RTX are str0m's per subscriber (see `DESIGN.md` in
+//!   this crate for why). Frames are forwarded as they come, unpaced.
 //! * Simulcast: each subscriber gets one layer of each video track, the best
-//!   that fits its bandwidth estimate (str0m's TWCC estimator) and the cap it
-//!   asked for with [`Sfu::set_max_layer`]. A switch waits for a keyframe of
+//!   that fits its egress budget (loss-based, from its RTCP receiver reports)
+//!   and the cap it asked for with [`Sfu::set_max_layer`]. Only layers that
+//!   have flowed steadily for a second are moved up to. A switch waits for a keyframe of
 //!   the new layer, which the SFU requests (PLI); RTP time is re-based so it
 //!   runs on smoothly. [`SfuEvent::LayerChanged`] reports switches.
 //! * Keyframe requests to a publisher (new subscribers, switches, a
@@ -151,7 +152,8 @@
 //! | `room` | who is in a room |
 //! | `forward` | the keyframe-gated layer switch and RTP time re-basing |
 //! | `layers` | rid ordering and the per-subscriber layer allocation |
-//! | `bitrate` | measuring each incoming layer |
+//! | `bitrate` | measuring each incoming layer and each subscriber's egress |
+//! | `budget` | the loss-based egress budget of each subscriber |
 //! | `speaker` | active speaker detection |
 //! | `demux` | which participant a datagram is for |
 //! | [`tcp_framing`] | RFC 4571 framing for ICE-TCP |
@@ -160,6 +162,7 @@
 //! [str0m]: https://docs.rs/str0m
 
 mod bitrate;
+mod budget;
 mod config;
 mod demux;
 pub mod driver;

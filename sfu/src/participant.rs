@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid, Rids};
 use str0m::net::{Receive, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcError};
 
+use crate::bitrate::BitrateMeter;
+use crate::budget::EgressBudget;
 use crate::event::DisconnectReason;
 use crate::forward::Admit;
 use crate::ids::{ParticipantId, RoomId, TrackId};
@@ -22,6 +23,9 @@ use crate::io::{Datagram, Protocol};
 use crate::layers::Layer;
 use crate::publication::Publication;
 use crate::subscription::{Negotiation, Subscription};
+
+/// How often str0m reports each outgoing stream's receiver-report loss.
+const STATS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Something a participant's `Rtc` did that the rest of the SFU acts on.
 // Frames are by far the most common event; boxing them would allocate once
@@ -104,12 +108,12 @@ pub(crate) struct Participant {
     pending_offer: Option<SdpPendingOffer>,
     pub publications: Vec<Publication>,
     pub subscriptions: Vec<Subscription>,
-    /// The latest bandwidth estimate towards this participant.
-    pub estimate_bps: u64,
+    /// What may be sent to this participant (see `budget`).
+    pub budget: EgressBudget,
+    /// What is forwarded to this participant.
+    pub egress: BitrateMeter,
     /// The highest layer wanted per publisher, as the browser reported it.
     pub max_layers: HashMap<ParticipantId, Layer>,
-    /// Last minimum and desired bitrates handed to str0m's estimator.
-    bitrate_targets: Option<(u64, u64)>,
     /// When the `Rtc` next wants `Input::Timeout`.
     timeout: Instant,
 }
@@ -140,9 +144,9 @@ impl Participant {
         config
             .codec_config()
             .add_h264(108.into(), Some(109.into()), true, 0x42e01f);
-        let rtc = config
-            .enable_bwe(Some(Bitrate::bps(initial_bitrate_bps)))
-            .build(now);
+        // No bandwidth estimator: it would pace what is forwarded (see
+        // `budget`). Receiver-report statistics feed the budget instead.
+        let rtc = config.set_stats_interval(Some(STATS_INTERVAL)).build(now);
         let mut participant = Participant {
             id,
             room,
@@ -153,9 +157,9 @@ impl Participant {
             pending_offer: None,
             publications: Vec::new(),
             subscriptions: Vec::new(),
-            estimate_bps: initial_bitrate_bps,
+            budget: EgressBudget::new(initial_bitrate_bps),
+            egress: BitrateMeter::default(),
             max_layers: HashMap::new(),
-            bitrate_targets: None,
             timeout: now,
         };
         for candidate in candidates {
@@ -441,25 +445,6 @@ impl Participant {
         }
     }
 
-    /// Tells str0m's bandwidth estimator what to sustain (padding up to
-    /// `minimum_bps` probes whether the next layer fits) and what to aim for.
-    pub(crate) fn set_bitrate_targets(
-        &mut self,
-        minimum_bps: u64,
-        desired_bps: u64,
-        fx: &mut Effects,
-    ) -> Result<(), Fatal> {
-        let targets = (minimum_bps.min(desired_bps), desired_bps);
-        if self.bitrate_targets == Some(targets) {
-            return Ok(());
-        }
-        self.bitrate_targets = Some(targets);
-        self.rtc
-            .bwe()
-            .set_bitrate(Bitrate::bps(targets.0), Bitrate::bps(targets.1));
-        self.drain(fx)
-    }
-
     /// Closes the connection: RTCP BYE and DTLS close_notify go out so the
     /// browser learns at once instead of after its ICE timeout.
     pub(crate) fn close(&mut self, fx: &mut Effects) -> Result<(), Fatal> {
@@ -508,9 +493,12 @@ impl Participant {
             Event::KeyframeRequest(request) => {
                 fx.events.push(PeerEvent::KeyframeWanted(request.mid));
             }
-            Event::EgressBitrateEstimate(
-                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
-            ) => self.estimate_bps = estimate.as_u64(),
+            Event::MediaEgressStats(stats) => {
+                if let Some(loss) = stats.loss {
+                    self.budget
+                        .report(stats.mid, stats.rid, stats.packets, loss);
+                }
+            }
             _ => {}
         }
     }

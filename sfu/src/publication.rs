@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::{MediaKind, Mid, Rid};
 
-use crate::bitrate::BitrateMeter;
+use crate::bitrate::{BitrateMeter, Flow};
 use crate::layers;
 
 /// One incoming track and what the SFU measures about it.
@@ -57,9 +57,12 @@ impl Publication {
         self.meters[layer].record(now, bytes);
     }
 
-    /// The bitrate of each layer, `None` for layers not arriving.
-    pub(crate) fn rates_bps(&mut self, now: Instant) -> Vec<Option<u64>> {
-        self.meters.iter_mut().map(|meter| meter.bps(now)).collect()
+    /// How each layer flows, `None` for layers not arriving.
+    pub(crate) fn flows(&mut self, now: Instant) -> Vec<Option<Flow>> {
+        self.meters
+            .iter_mut()
+            .map(|meter| meter.flow(now))
+            .collect()
     }
 
     /// Whether a keyframe of `layer` may be requested now: one keyframe

@@ -453,7 +453,12 @@ impl Sfu {
         let mut watched = false;
         for subscriber in room.others(&track.publisher) {
             let forwarded = self.guarded(&subscriber, |s, fx| s.forward(&track, &data, layer, fx));
-            watched |= matches!(forwarded, Some(Forwarded::Yes | Forwarded::Switched));
+            if matches!(forwarded, Some(Forwarded::Yes | Forwarded::Switched)) {
+                watched = true;
+                if let Some(participant) = self.participants.get_mut(&subscriber) {
+                    participant.egress.record(now, data.data.len());
+                }
+            }
             if forwarded == Some(Forwarded::Switched) && layer_count > 1 {
                 metrics::add(&self.metrics.layer_switches, 1);
                 self.emit(SfuEvent::LayerChanged {
@@ -487,9 +492,9 @@ impl Sfu {
         }
     }
 
-    /// Re-chooses the layer of every video track `subscriber` receives from
-    /// its bandwidth estimate, asks for keyframes where the layer changes,
-    /// and tells str0m's estimator what to probe for.
+    /// Re-chooses the layer of every video track `subscriber` receives
+    /// within its egress budget, asks for keyframes where the layer changes,
+    /// and updates the budget from what was sent and what is wanted.
     fn reallocate(&mut self, subscriber: &ParticipantId) {
         let now = self.now;
         let Some(participant) = self.participants.get(subscriber) else {
@@ -511,21 +516,21 @@ impl Sfu {
                 )
             })
             .collect();
-        let estimate_bps = participant.estimate_bps;
+        let budget_bps = participant.budget.bps();
 
         // Rates are measured at the publishers.
         let mut audio_bps = 0;
         let mut video = Vec::new();
         for (track, kind, cap) in open {
-            let rates = self
+            let flows = self
                 .participants
                 .get_mut(&track.publisher)
                 .and_then(|p| p.publication_mut(track.mid))
-                .map(|publication| publication.rates_bps(now))
+                .map(|publication| publication.flows(now))
                 .unwrap_or_default();
             match kind {
-                MediaKind::Audio => audio_bps += rates.iter().flatten().sum::<u64>(),
-                MediaKind::Video => video.push((track, cap, rates)),
+                MediaKind::Audio => audio_bps += flows.iter().flatten().map(|f| f.bps).sum::<u64>(),
+                MediaKind::Video => video.push((track, cap, flows)),
             }
         }
 
@@ -534,15 +539,19 @@ impl Sfu {
         };
         let demands: Vec<VideoDemand> = video
             .iter()
-            .map(|(track, cap, rates)| VideoDemand {
-                max_index: cap.max_index(rates.len()),
+            .map(|(track, cap, flows)| VideoDemand {
+                max_index: cap.max_index(flows.len()),
                 current: participant
                     .subscription(track)
                     .and_then(|s| s.gate.forwarding()),
-                rates_bps: rates.clone(),
+                flows: flows.clone(),
             })
             .collect();
-        let allocation = layers::allocate(estimate_bps.saturating_sub(audio_bps), &demands);
+        let allocation = layers::allocate(budget_bps.saturating_sub(audio_bps), &demands);
+        let sent_bps = participant.egress.flow(now).map_or(0, |flow| flow.bps);
+        participant
+            .budget
+            .update(now, sent_bps, allocation.wanted_bps + audio_bps);
 
         let mut keyframes = Vec::new();
         for ((track, _, _), layer) in video.into_iter().zip(allocation.layers) {
@@ -554,13 +563,6 @@ impl Sfu {
             }
         }
 
-        let minimum_bps = allocation.next_step_bps.unwrap_or(allocation.used_bps) + audio_bps;
-        let desired_bps = allocation.wanted_bps + audio_bps;
-        if desired_bps > 0 {
-            self.guarded(subscriber, |p, fx| {
-                p.set_bitrate_targets(minimum_bps, desired_bps, fx)
-            });
-        }
         for (track, layer) in keyframes {
             self.request_keyframe(&track, layer);
         }

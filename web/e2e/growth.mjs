@@ -82,9 +82,9 @@ async function longestGap(measured) {
   let longest = 0;
   const lines = [];
   for (const [{ name, page }, since] of measured) {
-    for (const [id, { longest: gap, frames }] of Object.entries(await longestGaps(page, since))) {
+    for (const [id, { longest: gap, at, frames }] of Object.entries(await longestGaps(page, since))) {
       if (frames === 0) throw new Error(`${name} presented no frame of participant ${id} during the switch`);
-      lines.push(`${name} ← ${id}: ${gap} ms over ${frames} frames`);
+      lines.push(`${name} ← ${id}: ${gap} ms from +${at} ms, over ${frames} frames`);
       longest = Math.max(longest, gap);
     }
   }

@@ -196,7 +196,8 @@ export function pageNow(page) {
 /** Per remote participant shown on the page, the longest time between two
  * presented frames since `since` (page clock), counting up to now, so a
  * video that stopped shows as one long gap. A tile that appeared after
- * `since` counts from its first frame. */
+ * `since` counts from its first frame. `at` is when the longest gap began,
+ * in ms after `since`. */
 export function longestGaps(page, since) {
   return page.evaluate((since) => {
     const now = performance.now();
@@ -209,8 +210,11 @@ export function longestGaps(page, since) {
       const during = sorted.filter((time) => time >= since);
       const series = [...(before === undefined ? [] : [before]), ...during, now];
       let longest = 0;
-      for (let i = 1; i < series.length; i++) longest = Math.max(longest, series[i] - series[i - 1]);
-      gaps[id] = { longest: Math.round(longest), frames: during.length };
+      let at = 0;
+      for (let i = 1; i < series.length; i++) {
+        if (series[i] - series[i - 1] > longest) [longest, at] = [series[i] - series[i - 1], series[i - 1] - since];
+      }
+      gaps[id] = { longest: Math.round(longest), at: Math.round(at), frames: during.length };
     }
     return gaps;
   }, since);

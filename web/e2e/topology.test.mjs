@@ -22,12 +22,11 @@ import {
 } from './media.mjs';
 
 /**
- * The longest freeze a switch may cause in this test. The product target is
- * 500 ms and typical runs measure 150–350 ms (printed below); on this 2-core
- * machine a loaded run once measured 717 ms, so the assertion allows 1 s to
- * stay a test of "no freeze" rather than of the machine's load.
+ * The longest freeze a switch may cause (the product's target). Runs measure
+ * 133–233 ms (printed below): about two frame intervals of the 15 fps camera
+ * plus the scheduling noise of three browsers on two cores.
  */
-const MAX_GAP_MS = 1000;
+const MAX_GAP_MS = 500;
 /** Frames keep being measured this long after a switch has completed. */
 const AFTER_SWITCH_MS = 1500;
 
@@ -110,9 +109,9 @@ async function reportGaps(label, measured) {
   let longest = 0;
   for (const [name, page, since] of measured) {
     const gaps = await longestGaps(page, since);
-    for (const [id, { longest: gap, frames }] of Object.entries(gaps)) {
+    for (const [id, { longest: gap, at, frames }] of Object.entries(gaps)) {
       const who = await page.locator(`figure[data-participant="${id}"] .tile-name`).innerText();
-      lines.push(`  at ${name}, video of ${who}: longest gap ${gap} ms over ${frames} frames`);
+      lines.push(`  at ${name}, video of ${who}: longest gap ${gap} ms from +${at} ms, over ${frames} frames`);
       assert.ok(frames > 0, `${name} presented frames of ${who}`);
       longest = Math.max(longest, gap);
     }

@@ -133,6 +133,9 @@ pub struct Client {
     pub audio_level: i8,
     /// Layers the SFU asked a keyframe of (rid `None` for plain video).
     keyframe_wanted: Vec<Option<Rid>>,
+    /// Simulcast layers the client stopped sending, as a browser does with
+    /// an upper layer when its bandwidth estimate drops.
+    pub paused: Vec<&'static str>,
     pub keyframe_requests: Vec<(Instant, Option<Rid>)>,
     pub connected: bool,
     pub received: HashMap<Mid, Reception>,
@@ -241,8 +244,11 @@ impl Client {
     fn write_video(&mut self, now: Instant) {
         let Some(mid) = self.video_mid else { return };
         let layers = self.publish.video.clone();
-        for (index, (rid, size)) in layers.into_iter().enumerate() {
-            let rid = rid.map(Rid::from);
+        for (index, (name, size)) in layers.into_iter().enumerate() {
+            if name.is_some_and(|name| self.paused.contains(&name)) {
+                continue;
+            }
+            let rid = name.map(Rid::from);
             let keyframe = self.frame == 0 || self.keyframe_wanted.contains(&rid);
             self.keyframe_wanted.retain(|wanted| *wanted != rid);
             // VP8 payload header: the lowest bit clear marks a keyframe.
@@ -398,6 +404,7 @@ impl Sim {
             frame: 0,
             audio_level: -30,
             keyframe_wanted: Vec::new(),
+            paused: Vec::new(),
             keyframe_requests: Vec::new(),
             connected: false,
             received: HashMap::new(),

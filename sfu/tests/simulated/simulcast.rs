@@ -134,3 +134,69 @@ fn a_subscribers_max_layer_caps_what_it_receives() {
         );
     }
 }
+
+#[test]
+fn a_new_subscriber_starts_on_the_lowest_layer_and_rises_once_the_others_flow_steadily() {
+    let mut sim = Sim::new();
+    sim.join("standup", "alice", Publish::simulcast());
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+
+    sim.run_until(Duration::from_secs(5), |sim| latest_frame_size(sim) > 0);
+    let first = sim.client("bob").frames_from("alice", MediaKind::Video)[0];
+    assert_eq!(first.size, LOW, "the first picture is the lowest layer's");
+
+    sim.run_until(Duration::from_secs(10), |sim| {
+        latest_frame_size(sim) == HIGH
+    });
+    let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    let risen = frames.iter().find(|frame| frame.size == HIGH).unwrap();
+    assert!(
+        risen.at - first.at >= Duration::from_millis(900),
+        "rose to the top layer {:?} after the first picture, before it had flowed a second",
+        risen.at - first.at
+    );
+    // Rising left no gap: the low layer played until the keyframe above.
+    for pair in frames.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap < Duration::from_millis(100),
+            "{gap:?} between two frames"
+        );
+    }
+}
+
+#[test]
+fn a_subscriber_whose_layer_pauses_moves_down_before_the_window_forgets_it() {
+    let mut sim = Sim::new();
+    sim.join("standup", "alice", Publish::simulcast());
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+    sim.run_until(Duration::from_secs(10), |sim| {
+        latest_frame_size(sim) == HIGH
+    });
+    sim.run_for(Duration::from_secs(1));
+
+    // Alice's browser stops sending its top layer, without a word.
+    let paused = sim.now;
+    sim.client_mut("alice").paused.push("f");
+    sim.run_until(Duration::from_secs(5), |sim| {
+        latest_frame_size(sim) == 1_000
+    });
+    sim.run_for(Duration::from_secs(1));
+
+    let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    let longest = frames
+        .windows(2)
+        .filter(|pair| pair[1].at > paused)
+        .map(|pair| pair[1].at - pair[0].at)
+        .max()
+        .unwrap();
+    // The layer's bitrate window is a second long; the stall is noticed
+    // after 300 ms (plus up to one 250 ms housekeeping round).
+    assert!(
+        longest < Duration::from_millis(600),
+        "bob's picture froze for {longest:?}"
+    );
+    assert_eq!(last_layer(&sim, paused), Some(Layer::Medium));
+}
