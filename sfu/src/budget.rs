@@ -13,7 +13,9 @@
 //!
 //! - loss above [`HIGH_LOSS`] cuts the budget to what got through (what was
 //!   sent, less the loss) and holds it there for [`HOLD_AFTER_CUT`];
-//! - loss below [`LOW_LOSS`] raises it by [`GROWTH_PER_SECOND`], up to
+//! - loss below [`LOW_LOSS`] raises it by [`GROWTH_PER_SECOND`] (by
+//!   [`STARTUP_GROWTH_PER_SECOND`] until the first cut, so a new subscriber
+//!   on a good link reaches the top layers in seconds), up to
 //!   [`HEADROOM_OVER_WANTED`] times what the wanted layers need (an idle
 //!   budget does not grow without bound, so a cut after it still means
 //!   something);
@@ -30,6 +32,8 @@ const HIGH_LOSS: f64 = 0.10;
 const LOW_LOSS: f64 = 0.02;
 /// How fast a budget with room grows.
 const GROWTH_PER_SECOND: f64 = 1.10;
+/// How fast it grows before loss has ever cut it.
+const STARTUP_GROWTH_PER_SECOND: f64 = 1.5;
 /// How long a cut budget stays before it may grow again.
 const HOLD_AFTER_CUT: Duration = Duration::from_secs(3);
 /// A budget never grows beyond this multiple of what the wanted layers need
@@ -53,6 +57,8 @@ pub(crate) struct EgressBudget {
     sent_before: HashMap<(Mid, Option<Rid>), u64>,
     last_update: Option<Instant>,
     hold_until: Option<Instant>,
+    /// Whether loss has ever cut the budget.
+    cut_before: bool,
 }
 
 impl EgressBudget {
@@ -65,6 +71,7 @@ impl EgressBudget {
             sent_before: HashMap::new(),
             last_update: None,
             hold_until: None,
+            cut_before: false,
         }
     }
 
@@ -105,6 +112,7 @@ impl EgressBudget {
                 let cut = (sent_bps as f64 * (1.0 - loss)).round() as u64;
                 self.bps = cut.min(self.bps).max(MIN_BPS);
                 self.hold_until = Some(now + HOLD_AFTER_CUT);
+                self.cut_before = true;
                 return;
             }
             if loss >= LOW_LOSS {
@@ -114,7 +122,12 @@ impl EgressBudget {
         if self.hold_until.is_some_and(|until| now < until) {
             return;
         }
-        let grown = self.bps as f64 * GROWTH_PER_SECOND.powf(elapsed.as_secs_f64());
+        let growth = if self.cut_before {
+            GROWTH_PER_SECOND
+        } else {
+            STARTUP_GROWTH_PER_SECOND
+        };
+        let grown = self.bps as f64 * growth.powf(elapsed.as_secs_f64());
         self.bps = (grown as u64).min(ceiling);
     }
 }
@@ -148,16 +161,30 @@ mod tests {
         let mut budget = EgressBudget::new(1_000_000);
         budget.update(start, 0, 3_000_000);
         let mut sent = 0;
-        for second in 1..=20 {
+        let mut clean_second = |budget: &mut EgressBudget, second: u64| {
             sent += 100;
             budget.report(mid(), None, sent, 0.0);
             budget.update(start + Duration::from_secs(second), 900_000, 3_000_000);
+        };
+        // Before any loss it grows half again each second...
+        clean_second(&mut budget, 1);
+        assert_eq!(budget.bps(), 1_500_000);
+        for second in 2..=5 {
+            clean_second(&mut budget, second);
         }
         assert_eq!(budget.bps(), 4_500_000, "1.5 × the 3 Mbit/s wanted");
 
         // Wanting less lowers the ceiling but never below the initial budget.
-        budget.update(start + Duration::from_secs(21), 300_000, 200_000);
+        budget.update(start + Duration::from_secs(6), 300_000, 200_000);
         assert_eq!(budget.bps(), 1_000_000);
+
+        // ...and after a cut, a tenth each second.
+        budget.report(mid(), None, sent + 100, 0.5);
+        budget.update(start + Duration::from_secs(7), 1_000_000, 3_000_000);
+        assert_eq!(budget.bps(), 500_000);
+        budget.report(mid(), None, sent + 200, 0.0);
+        budget.update(start + Duration::from_secs(10), 500_000, 3_000_000);
+        assert_eq!(budget.bps(), 665_500, "three seconds at 10 %, once the hold is over");
     }
 
     #[test]
@@ -169,10 +196,10 @@ mod tests {
         budget.update(start + Duration::from_secs(1), 900_000, 5_000_000);
         assert_eq!(budget.bps(), 1_000_000);
 
-        // Ten packets with one lost say nothing yet; the link grows meanwhile.
+        // Ten packets with five lost say nothing yet; the link grows meanwhile.
         budget.report(mid(), None, 110, 0.5);
         budget.update(start + Duration::from_secs(2), 900_000, 5_000_000);
-        assert_eq!(budget.bps(), 1_100_000);
+        assert_eq!(budget.bps(), 1_500_000);
         // With ten more, half of twenty lost is congestion.
         budget.report(Mid::from("2"), None, 10, 0.5);
         budget.update(start + Duration::from_secs(3), 900_000, 5_000_000);
