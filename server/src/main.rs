@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use mesh_server::config::{Config, LogFormat};
 use mesh_server::relay;
 
+/// mimalloc instead of glibc's allocator: the SFU allocates and frees a
+/// buffer per forwarded packet, and glibc's malloc and free were a tenth of
+/// its CPU time (`bench/README.md`, `sfu`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mesh",
