@@ -184,7 +184,11 @@ mod tests {
         assert_eq!(budget.bps(), 500_000);
         budget.report(mid(), None, sent + 200, 0.0);
         budget.update(start + Duration::from_secs(10), 500_000, 3_000_000);
-        assert_eq!(budget.bps(), 665_500, "three seconds at 10 %, once the hold is over");
+        assert_eq!(
+            budget.bps(),
+            665_500,
+            "three seconds at 10 %, once the hold is over"
+        );
     }
 
     #[test]
