@@ -18,9 +18,10 @@ use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, Endpoint, EndpointConfig, IdleTimeout, TransportConfig, VarInt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{CipherSuite, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 use crate::identity::{crypto, fingerprint, Identity};
 use crate::turn::TurnSocket;
@@ -74,6 +75,19 @@ pub mod close {
     pub const FAILED: u32 = 5;
 }
 
+/// The crypto of connections between agents: the process's provider with
+/// AES-128-GCM first (rustls puts AES-256-GCM first). Both ends are agents,
+/// the data is integrity-checked by BLAKE3 on top, and 128-bit AES is what
+/// QUIC itself protects its first packets with; ten AES rounds instead of
+/// fourteen is CPU a file transfer keeps.
+fn peer_crypto() -> Arc<CryptoProvider> {
+    let mut provider = (*crypto()).clone();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| suite.suite() != CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
+}
+
 fn transport(congestion: Congestion) -> Arc<TransportConfig> {
     let mut config = TransportConfig::default();
     config
@@ -114,7 +128,7 @@ pub fn server_config(
     identity: &Identity,
     congestion: Congestion,
 ) -> anyhow::Result<quinn::ServerConfig> {
-    let mut tls = rustls::ServerConfig::builder_with_provider(crypto())
+    let mut tls = rustls::ServerConfig::builder_with_provider(peer_crypto())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(AnyClientCert))
         .with_single_cert(vec![identity.cert()], identity.key())?;
@@ -183,7 +197,7 @@ pub async fn dial(
     expected: &str,
     congestion: Congestion,
 ) -> anyhow::Result<Connection> {
-    let mut tls = rustls::ClientConfig::builder_with_provider(crypto())
+    let mut tls = rustls::ClientConfig::builder_with_provider(peer_crypto())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedServer {
@@ -347,4 +361,21 @@ fn verify_schemes() -> Vec<SignatureScheme> {
     crypto()
         .signature_verification_algorithms
         .supported_schemes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_offer_aes_128_gcm_first_and_keep_the_other_suites() {
+        let suites: Vec<CipherSuite> = peer_crypto()
+            .cipher_suites
+            .iter()
+            .map(|suite| suite.suite())
+            .collect();
+        assert_eq!(suites[0], CipherSuite::TLS13_AES_128_GCM_SHA256);
+        assert!(suites.contains(&CipherSuite::TLS13_AES_256_GCM_SHA384));
+        assert_eq!(suites.len(), crypto().cipher_suites.len());
+    }
 }

@@ -83,14 +83,22 @@ async fn measure(server: &MeshServer, params: &Params, report: &mut Report) -> a
     let http = reqwest::Client::new();
     let tokens = register_users(&http, &server.url, params.users).await?;
     let rooms = create_rooms(&http, &server.url, &tokens, params.rooms).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_before = rss_kb(server.pid())?;
+    // Memory per connection is the growth from the first half of the
+    // connections to all of them: a difference from before any connection
+    // would also count what registering the accounts (Argon2, tens of MiB
+    // each) left for the allocator to give back.
+    let half = params.clients / 2;
+    let mut rss_half = None;
 
     let epoch = Instant::now();
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut clients = Vec::with_capacity(params.clients);
     let mut tasks = Vec::with_capacity(params.clients);
     for index in 0..params.clients {
+        if index == half {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rss_half = Some(rss_kb(server.pid())?);
+        }
         let user = index % params.users;
         let room_id = rooms[user % params.rooms];
         let (outgoing, task) = connect(&server.ws_url(), &tokens[user], epoch, tally.clone())
@@ -140,7 +148,8 @@ async fn measure(server: &MeshServer, params: &Params, report: &mut Report) -> a
     let delivered = tally.latencies_ms.len() as u64;
     let p50 = quantile(&tally.latencies_ms, 0.50);
     let p99 = quantile(&tally.latencies_ms, 0.99);
-    let memory_per_connection = (rss_idle - rss_before) / params.clients as f64;
+    let rss_half = rss_half.context("no connections")?;
+    let memory_per_connection = (rss_idle - rss_half) / (params.clients - half) as f64;
 
     let mut mesh = SystemFigures::new("mesh");
     mesh.set("msgs_per_s", total as f64 / load_seconds);
