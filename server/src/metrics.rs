@@ -56,6 +56,8 @@ struct SfuGauges {
     packets_dropped: Gauge,
     layer_switches: Gauge,
     keyframe_requests: Gauge,
+    packets_reported: Gauge,
+    packets_reported_lost: Gauge,
 }
 
 impl Default for Metrics {
@@ -138,6 +140,16 @@ impl Default for Metrics {
                 "Keyframe requests sent to publishers since start",
                 &sfu.keyframe_requests,
             ),
+            (
+                "sfu_subscriber_packets_reported",
+                "Packets sent to subscribers that their receiver reports covered since start",
+                &sfu.packets_reported,
+            ),
+            (
+                "sfu_subscriber_packets_lost",
+                "Of those, packets the subscribers reported lost since start",
+                &sfu.packets_reported_lost,
+            ),
         ] {
             registry.register(name, help, gauge.clone());
         }
@@ -197,6 +209,11 @@ impl Metrics {
         set(&self.sfu.packets_dropped, snapshot.packets_dropped);
         set(&self.sfu.layer_switches, snapshot.layer_switches);
         set(&self.sfu.keyframe_requests, snapshot.keyframe_requests);
+        set(&self.sfu.packets_reported, snapshot.packets_reported);
+        set(
+            &self.sfu.packets_reported_lost,
+            snapshot.packets_reported_lost,
+        );
     }
 
     pub fn record_turn(&self, snapshot: &mesh_turn::MetricsSnapshot) {

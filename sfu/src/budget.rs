@@ -81,15 +81,24 @@ impl EgressBudget {
     }
 
     /// Takes one stream's report: `packets_sent` in all so far, and the
-    /// fraction the subscriber lost since its previous report.
-    pub(crate) fn report(&mut self, mid: Mid, rid: Option<Rid>, packets_sent: u64, loss: f32) {
+    /// fraction the subscriber lost since its previous report. Returns how
+    /// many packets the report covered and about how many of them were lost.
+    pub(crate) fn report(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        packets_sent: u64,
+        loss: f32,
+    ) -> (u64, u64) {
         let before = self
             .sent_before
             .insert((mid, rid), packets_sent)
             .unwrap_or(0);
         let packets = packets_sent.saturating_sub(before);
+        let lost = packets as f64 * f64::from(loss).clamp(0.0, 1.0);
         self.packets += packets;
-        self.lost += packets as f64 * f64::from(loss).clamp(0.0, 1.0);
+        self.lost += lost;
+        (packets, lost.round() as u64)
     }
 
     /// Updates the budget from the reports taken since the last update.

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) packets_dropped: AtomicU64,
     pub(crate) layer_switches: AtomicU64,
+    pub(crate) packets_reported: AtomicU64,
+    pub(crate) packets_reported_lost: AtomicU64,
     pub(crate) keyframe_requests: AtomicU64,
     pub(crate) participants_failed: AtomicU64,
 }
@@ -43,6 +45,12 @@ pub struct MetricsSnapshot {
     pub packets_dropped: u64,
     /// Simulcast layer switches since start.
     pub layer_switches: u64,
+    /// Packets sent to subscribers that their RTCP receiver reports have
+    /// covered since start.
+    pub packets_reported: u64,
+    /// Of those, how many the subscribers reported lost (before any
+    /// retransmission repaired them): the SFU-to-browser loss.
+    pub packets_reported_lost: u64,
     /// Keyframe requests sent to publishers since start.
     pub keyframe_requests: u64,
     /// Participants removed by the SFU since start (timeouts, errors, panics).
@@ -64,6 +72,8 @@ impl Metrics {
             bytes_out: get(&self.bytes_out),
             packets_dropped: get(&self.packets_dropped),
             layer_switches: get(&self.layer_switches),
+            packets_reported: get(&self.packets_reported),
+            packets_reported_lost: get(&self.packets_reported_lost),
             keyframe_requests: get(&self.keyframe_requests),
             participants_failed: get(&self.participants_failed),
         }

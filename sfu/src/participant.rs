@@ -45,6 +45,9 @@ pub(crate) enum PeerEvent {
     Media(MediaData),
     /// The browser asked for a keyframe of what it receives on `mid`.
     KeyframeWanted(Mid),
+    /// The browser's receiver reports covered `packets` more of what it is
+    /// sent, of which it lost `lost`.
+    ReceptionReported { packets: u64, lost: u64 },
     /// An offer for the browser.
     Offer(String),
 }
@@ -495,8 +498,11 @@ impl Participant {
             }
             Event::MediaEgressStats(stats) => {
                 if let Some(loss) = stats.loss {
-                    self.budget
-                        .report(stats.mid, stats.rid, stats.packets, loss);
+                    let (packets, lost) =
+                        self.budget
+                            .report(stats.mid, stats.rid, stats.packets, loss);
+                    fx.events
+                        .push(PeerEvent::ReceptionReported { packets, lost });
                 }
             }
             _ => {}

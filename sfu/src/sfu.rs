@@ -358,6 +358,10 @@ impl Sfu {
                 }
             }
             PeerEvent::Media(data) => self.route_media(participant, data),
+            PeerEvent::ReceptionReported { packets, lost } => {
+                metrics::add(&self.metrics.packets_reported, packets);
+                metrics::add(&self.metrics.packets_reported_lost, lost);
+            }
             PeerEvent::KeyframeWanted(mid) => {
                 let wanted = self.participants.get(&participant).and_then(|p| {
                     let subscription =

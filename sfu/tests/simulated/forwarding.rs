@@ -50,6 +50,9 @@ fn every_subscriber_receives_every_track() {
     // Each of 6 tracks goes to the 3 other participants.
     assert_eq!(metrics.tracks_forwarded, 18);
     assert_eq!(metrics.participants_failed, 0);
+    // The subscribers' receiver reports came back, and reported no loss.
+    assert!(metrics.packets_reported > 500, "{metrics:?}");
+    assert_eq!(metrics.packets_reported_lost, 0);
 }
 
 #[test]

@@ -49,8 +49,11 @@ fn a_subscriber_moves_down_a_layer_when_bandwidth_drops_and_back_up() {
         .latency(Duration::from_millis(10))
         .link(Bitrate::kbps(250), DataSize::bytes(20_000));
     sim.client_mut("bob").downlink.set_config(narrow);
+    let lost_before = sim.sfu.metrics().snapshot().packets_reported_lost;
     sim.run_until(Duration::from_secs(15), |sim| latest_frame_size(sim) == LOW);
     assert_eq!(last_layer(&sim, squeezed), Some(Layer::Low));
+    // Bob's receiver reports told the SFU what the narrow link lost.
+    assert!(sim.sfu.metrics().snapshot().packets_reported_lost > lost_before);
 
     // On the low layer the picture keeps moving.
     let at_low = sim.now;
