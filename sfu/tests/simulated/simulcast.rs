@@ -24,6 +24,15 @@ fn last_layer(sim: &Sim, since: Instant) -> Option<Layer> {
     layer_changes(sim, since).last().map(|(_, layer)| *layer)
 }
 
+/// A room where alice publishes three simulcast layers and bob watches.
+fn alice_simulcasts_to_bob() -> Sim {
+    let mut sim = Sim::new();
+    sim.join("standup", "alice", Publish::simulcast());
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+    sim
+}
+
 /// The size of the latest frame of alice's video bob received.
 fn latest_frame_size(sim: &Sim) -> usize {
     let frames = sim.client("bob").frames_from("alice", MediaKind::Video);
@@ -32,10 +41,7 @@ fn latest_frame_size(sim: &Sim) -> usize {
 
 #[test]
 fn a_subscriber_moves_down_a_layer_when_bandwidth_drops_and_back_up() {
-    let mut sim = Sim::new();
-    sim.join("standup", "alice", Publish::simulcast());
-    sim.join("standup", "bob", Publish::nothing());
-    sim.connect_all();
+    let mut sim = alice_simulcasts_to_bob();
 
     let start = sim.now;
     sim.run_until(Duration::from_secs(10), |sim| {
@@ -107,10 +113,7 @@ fn a_subscriber_moves_down_a_layer_when_bandwidth_drops_and_back_up() {
 
 #[test]
 fn a_subscribers_max_layer_caps_what_it_receives() {
-    let mut sim = Sim::new();
-    sim.join("standup", "alice", Publish::simulcast());
-    sim.join("standup", "bob", Publish::nothing());
-    sim.connect_all();
+    let mut sim = alice_simulcasts_to_bob();
     sim.run_until(Duration::from_secs(10), |sim| {
         latest_frame_size(sim) == HIGH
     });
@@ -140,10 +143,7 @@ fn a_subscribers_max_layer_caps_what_it_receives() {
 
 #[test]
 fn a_new_subscriber_starts_on_the_lowest_layer_and_rises_once_the_others_flow_steadily() {
-    let mut sim = Sim::new();
-    sim.join("standup", "alice", Publish::simulcast());
-    sim.join("standup", "bob", Publish::nothing());
-    sim.connect_all();
+    let mut sim = alice_simulcasts_to_bob();
 
     sim.run_until(Duration::from_secs(5), |sim| latest_frame_size(sim) > 0);
     let first = sim.client("bob").frames_from("alice", MediaKind::Video)[0];
@@ -171,10 +171,7 @@ fn a_new_subscriber_starts_on_the_lowest_layer_and_rises_once_the_others_flow_st
 
 #[test]
 fn a_subscriber_whose_layer_pauses_moves_down_before_the_window_forgets_it() {
-    let mut sim = Sim::new();
-    sim.join("standup", "alice", Publish::simulcast());
-    sim.join("standup", "bob", Publish::nothing());
-    sim.connect_all();
+    let mut sim = alice_simulcasts_to_bob();
     sim.run_until(Duration::from_secs(10), |sim| {
         latest_frame_size(sim) == HIGH
     });
