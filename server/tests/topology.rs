@@ -344,7 +344,10 @@ async fn a_participant_negotiates_with_the_sfu_and_connects_over_loopback() {
         .await
         .unwrap();
     assert!(metrics.contains("mesh_sfu_participants 1"), "{metrics}");
-    assert!(metrics.contains("mesh_sfu_subscriber_packets_lost "), "{metrics}");
+    assert!(
+        metrics.contains("mesh_sfu_subscriber_packets_lost "),
+        "{metrics}"
+    );
 }
 
 /// Two ports free for both UDP and TCP on loopback, for a server whose
