@@ -31,15 +31,6 @@ export interface MediaPathEvents {
   onSfuConnection?(): void;
 }
 
-/** How a path is opened. */
-export interface PathOptions {
-  /** The path comes up beside another that everyone still watches (a
-   * switch): it sends only what it takes to get going — the SFU path its
-   * lowest simulcast layer — until `sendFullQuality`, so the CPU spike of a
-   * switch (every tab starting new encoders at once) stays small. */
-  beside: boolean;
-}
-
 export interface MediaPath {
   /** Everyone in the call (this tab included), from call.state. */
   setParticipants(participantIds: readonly string[]): void;
@@ -55,8 +46,5 @@ export interface MediaPath {
   /** False while the call moves away from this path: keep what works, but do
    * not open new connections to repair it. */
   setActive?(active: boolean): void;
-  /** Everyone plays from this path now: send at full quality (after it was
-   * opened `beside` another). */
-  sendFullQuality?(): void;
   close(): void;
 }

@@ -22,14 +22,13 @@ import {
   type LocalTracks,
   type MediaPath,
   type MediaPathEvents,
-  type PathOptions,
   type Received,
   type TrackRole,
 } from './mediaPath';
 import { parseMsids, trackOrigin, type TrackOrigin } from './msid';
 import { PerfectNegotiation } from './negotiation';
 import { receivedSome } from './receiverStats';
-import { addPublishingTransceivers, sendAllLayers } from './simulcast';
+import { addPublishingTransceivers } from './simulcast';
 
 /** The SFU's reserved participant id in `call.signal`. */
 export const SFU_ID = 'sfu';
@@ -56,8 +55,6 @@ export class SfuPath implements MediaPath {
   private readonly local: LocalTracks;
   private active = true;
   private closed = false;
-  /** Whether the camera goes out in all its simulcast layers. */
-  private fullQuality: boolean;
   private repairTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly dtlsWatched = new WeakSet<RTCDtlsTransport>();
 
@@ -66,10 +63,8 @@ export class SfuPath implements MediaPath {
     private readonly iceServers: RTCIceServer[],
     local: LocalTracks,
     private readonly events: MediaPathEvents,
-    { beside }: PathOptions = { beside: false },
   ) {
     this.local = { ...local };
-    this.fullQuality = !beside;
     this.connect();
   }
 
@@ -122,13 +117,6 @@ export class SfuPath implements MediaPath {
     if (state === 'failed' || state === 'disconnected') this.repair();
   }
 
-  sendFullQuality(): void {
-    if (this.fullQuality || this.closed) return;
-    this.fullQuality = true;
-    const camera = this.publishing[TRACK_ROLES.indexOf('video')];
-    if (camera) void sendAllLayers(camera.sender).catch((error) => console.warn('raising the SFU layers failed', error));
-  }
-
   setActive(active: boolean): void {
     this.active = active;
     if (active) this.recover();
@@ -143,7 +131,7 @@ export class SfuPath implements MediaPath {
   private connect(): void {
     const connection = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
     this.connection = connection;
-    this.publishing = addPublishingTransceivers(connection, this.local, { lowestOnly: !this.fullQuality });
+    this.publishing = addPublishingTransceivers(connection, this.local);
     const current = () => this.connection === connection && !this.closed;
     connection.addEventListener('track', () => current() && this.sync());
     connection.addEventListener('signalingstatechange', () => {

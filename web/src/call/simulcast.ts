@@ -15,28 +15,11 @@ export const CAMERA_ENCODINGS: readonly RTCRtpEncodingParameters[] = [
 
 const KIND: Record<TrackRole, 'audio' | 'video'> = { audio: 'audio', video: 'video', screen: 'video' };
 
-/** The camera's encodings, all sent or (`lowestOnly`) only the lowest. */
-export function cameraEncodings(lowestOnly = false): RTCRtpEncodingParameters[] {
-  return CAMERA_ENCODINGS.map((encoding, index) => ({ ...encoding, active: !lowestOnly || index === 0 }));
-}
-
-export function addPublishingTransceivers(
-  connection: RTCPeerConnection,
-  local: LocalTracks,
-  { lowestOnly = false } = {},
-): RTCRtpTransceiver[] {
+export function addPublishingTransceivers(connection: RTCPeerConnection, local: LocalTracks): RTCRtpTransceiver[] {
   return TRACK_ROLES.map((role) =>
     connection.addTransceiver(local[role] ?? KIND[role], {
       direction: 'sendonly',
-      sendEncodings: role === 'video' ? cameraEncodings(lowestOnly) : undefined,
+      sendEncodings: role === 'video' ? CAMERA_ENCODINGS.map((encoding) => ({ ...encoding })) : undefined,
     }),
   );
-}
-
-/** Turns on every camera encoding of a sender made with `lowestOnly`. */
-export async function sendAllLayers(sender: RTCRtpSender): Promise<void> {
-  const parameters = sender.getParameters();
-  if (parameters.encodings.every((encoding) => encoding.active !== false)) return;
-  for (const encoding of parameters.encodings) encoding.active = true;
-  await sender.setParameters(parameters);
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CallParticipant, Signal, TopologyMode } from '../proto';
-import type { LocalTracks, MediaPath, MediaPathEvents, PathOptions, Received, TrackRole } from './mediaPath';
+import type { LocalTracks, MediaPath, MediaPathEvents, Received, TrackRole } from './mediaPath';
 import {
   isReady,
   OLD_PATH_LINGER_MS,
@@ -22,21 +22,13 @@ class FakePath implements MediaPath {
   signals: [string, Signal][] = [];
   local: Partial<Record<TrackRole, MediaStreamTrack | null>>;
   readonly arrived = new Map<string, Received>();
-  fullQuality: boolean;
 
   constructor(
     readonly mode: TopologyMode,
     readonly events: MediaPathEvents,
     local: LocalTracks,
-    readonly options: PathOptions,
   ) {
     this.local = { ...local };
-    this.fullQuality = !options.beside;
-  }
-
-  sendFullQuality(): void {
-    expect(this.fullQuality, 'told once').toBe(false);
-    this.fullQuality = true;
   }
 
   setParticipants(ids: readonly string[]): void {
@@ -93,8 +85,8 @@ function setup(mode: TopologyMode = 'mesh', epoch = 1) {
     selfId: SELF,
     topology: { mode, epoch },
     local,
-    open: (pathMode, pathLocal, pathEvents, options) => {
-      const path = new FakePath(pathMode, pathEvents, pathLocal, options);
+    open: (pathMode, pathLocal, pathEvents) => {
+      const path = new FakePath(pathMode, pathEvents, pathLocal);
       opened.push(path);
       return path;
     },
@@ -135,14 +127,10 @@ describe('topology switcher', () => {
     const meshA = path('mesh')!.deliver('a');
     const meshB = path('mesh')!.deliver('b');
 
-    expect(path('mesh')!.options.beside).toBe(false);
     switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     const sfu = path('sfu')!;
     expect(sfu.participants).toEqual([SELF, 'a', 'b']);
     expect(path('mesh')!.active).toBe(false);
-    // Beside the mesh everyone still watches, the SFU path starts reduced.
-    expect(sfu.options.beside).toBe(true);
-    expect(sfu.fullQuality).toBe(false);
     const sfuA = sfu.deliver('a');
     sfu.deliver('b');
     // Tracks arrived but nothing decoded yet: mesh still plays.
@@ -158,13 +146,10 @@ describe('topology switcher', () => {
     expect(shown.get('a')).toEqual({ ...sfuA, screen: null });
     expect(shown.get('b')).toEqual(meshB);
     expect(switcher.playedVia('b')).toBe('mesh');
-    expect(sfu.fullQuality).toBe(false);
 
     sfu.arrived.set('b', DECODED);
     await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 2);
     expect(switcher.playedVia('b')).toBe('sfu');
-    // Everyone plays from the SFU: full quality.
-    expect(sfu.fullQuality).toBe(true);
     // Both are on the SFU; the mesh lingers a moment for the others to swap too.
     expect(path('mesh')!.closed).toBe(false);
     await vi.advanceTimersByTimeAsync(OLD_PATH_LINGER_MS);
@@ -265,11 +250,8 @@ describe('topology switcher', () => {
 
     await vi.advanceTimersByTimeAsync(SWITCH_GIVE_UP_MS - SWITCH_POLL_MS * 2);
     expect(stuck).toEqual([]);
-    expect(sfu.fullQuality).toBe(false);
     await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 3);
     expect(stuck).toEqual([[['b'], 'sfu']]);
-    // a watches the SFU path; it goes full quality without waiting for b.
-    expect(sfu.fullQuality).toBe(true);
     expect(switcher.playedVia('a')).toBe('sfu');
     expect(switcher.playedVia('b')).toBe('mesh');
     // The mesh now only carries b, and stays open for it.

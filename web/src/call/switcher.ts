@@ -13,10 +13,6 @@
 // - A participant still not on the new path after `SWITCH_GIVE_UP_MS` stays
 //   on the old one, which is cut down to just those participants; the user
 //   is told, and the swap still happens if the new path starts working.
-// - The new path starts beside the old one sending only what it takes to get
-//   going (the SFU path its lowest simulcast layer: the SFU starts every
-//   subscriber there anyway), and sends at full quality once every remote
-//   participant plays from it, or the switch gave up waiting for some.
 // - Someone joining during a switch is only on the new path; someone leaving
 //   is dropped everywhere. A switch back before the first one ended reuses
 //   the path that is still open.
@@ -27,7 +23,6 @@ import {
   type LocalTracks,
   type MediaPath,
   type MediaPathEvents,
-  type PathOptions,
   type Received,
   type TrackRole,
 } from './mediaPath';
@@ -56,7 +51,7 @@ export interface SwitcherOptions {
   topology: Topology;
   local: LocalTracks;
   /** Opens the media path of a mode. */
-  open(mode: Mode, local: LocalTracks, events: MediaPathEvents, options: PathOptions): MediaPath;
+  open(mode: Mode, local: LocalTracks, events: MediaPathEvents): MediaPath;
   events: SwitcherEvents;
 }
 
@@ -68,8 +63,6 @@ interface OpenPath {
   tracks: Map<string, Tracks>;
   /** Remote participants it connects to. */
   members: Set<string>;
-  /** Opened beside another path and not yet told to send at full quality. */
-  reduced: boolean;
 }
 
 /** Whether what arrived is enough to play a participant from a path. */
@@ -191,8 +184,7 @@ export class TopologySwitcher {
   }
 
   private open(mode: Mode): void {
-    const beside = this.paths.size > 0;
-    const open: OpenPath = { path: undefined as unknown as MediaPath, tracks: new Map(), members: new Set(), reduced: beside };
+    const open: OpenPath = { path: undefined as unknown as MediaPath, tracks: new Map(), members: new Set() };
     this.paths.set(mode, open);
     const events = this.options.events;
     open.path = this.options.open(mode, { ...this.local }, {
@@ -212,15 +204,7 @@ export class TopologySwitcher {
         if (this.paths.get(mode) === open) events.sendSignal(to, signal);
       },
       onSfuConnection: () => events.onSfuConnection?.(),
-    }, { beside });
-  }
-
-  /** The path of `mode` sends at full quality from now on. */
-  private sendFullQuality(mode: Mode): void {
-    const open = this.paths.get(mode);
-    if (!open?.reduced) return;
-    open.reduced = false;
-    open.path.sendFullQuality?.();
+    });
   }
 
   private closePath(mode: Mode): void {
@@ -251,8 +235,6 @@ export class TopologySwitcher {
   /** Polls while someone is behind; closes the old path once nobody is. */
   private schedule(): void {
     if (this.closed || this.polling || this.pollTimer !== undefined) return;
-    // Everyone plays from the new path: it is what the others watch too.
-    if (this.behind().length === 0) this.sendFullQuality(this.target);
     if (this.behind().length > 0) {
       this.pollTimer = setTimeout(() => {
         this.pollTimer = undefined;
@@ -285,7 +267,6 @@ export class TopologySwitcher {
       if (still.length > 0 && !this.gaveUp && Date.now() - this.switchStartedAt >= SWITCH_GIVE_UP_MS) {
         this.gaveUp = true;
         this.options.events.onStuck(still, target);
-        this.sendFullQuality(target);
         // The old path keeps only those it still carries.
         for (const [mode, old] of this.paths) {
           if (mode === target) continue;
