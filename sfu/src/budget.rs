@@ -4,8 +4,9 @@
 //! The SFU does not pace what it forwards. str0m's bandwidth estimator comes
 //! with a leaky-bucket pacer that sends at 1.1 × its estimate, and its
 //! delay-based estimate of a browser's downlink drops to a few hundred
-//! kbit/s whenever the browser's machine is busy (receive timestamps jitter),
-//! so the pacer held forwarded frames back for up to half a second, freezing
+//! kbit/s when the browser's machine is busy (probably because its receive
+//! timestamps jitter), so the pacer held forwarded frames back for up to
+//! half a second, freezing
 //! every picture on that connection, even on loopback (decision record 0009).
 //! Publishers' browsers already pace what they send; the SFU forwards frames
 //! as they come, like Janus and mediasoup, and keeps a subscriber within its
