@@ -82,15 +82,15 @@ impl BitrateMeter {
     /// [`STALL_MIN`] or [`STALL_FRAMES`] frame intervals; a stream of one
     /// frame has no interval yet and stops only when its window empties.
     fn stall_limit(&self) -> Duration {
+        let intervals = self.samples.len().saturating_sub(1);
         let (Some(&(first, _)), Some(&(last, _))) = (self.samples.front(), self.samples.back())
         else {
             return WINDOW;
         };
-        if self.samples.len() < 2 {
+        if intervals == 0 {
             return WINDOW;
         }
-        let frame_interval =
-            last.saturating_duration_since(first) / (self.samples.len() - 1) as u32;
+        let frame_interval = last.saturating_duration_since(first) / intervals as u32;
         STALL_MIN.max(frame_interval * STALL_FRAMES)
     }
 

@@ -6,8 +6,8 @@
 //! delay-based estimate of a browser's downlink drops to a few hundred
 //! kbit/s when the browser's machine is busy (probably because its receive
 //! timestamps jitter), so the pacer held forwarded frames back for up to
-//! half a second, freezing
-//! every picture on that connection, even on loopback (decision record 0009).
+//! half a second, freezing every picture on that connection, even on
+//! loopback (decision record 0009).
 //! Publishers' browsers already pace what they send; the SFU forwards frames
 //! as they come, like Janus and mediasoup, and keeps a subscriber within its
 //! link by choosing layers against this budget:

@@ -122,9 +122,9 @@ impl VideoDemand {
     }
 
     /// Whether a subscriber may be moved up to layer `index`: it arrives, and
-    /// it is forwarded already or has flowed steadily. A layer that just (re)started is
-    /// often paused again at once by the publisher's browser, which would
-    /// leave the subscriber waiting on a frozen picture.
+    /// it is forwarded already or has flowed steadily. A layer that just
+    /// (re)started is often paused again at once by the publisher's browser,
+    /// which would leave the subscriber waiting on a frozen picture.
     fn can_rise_to(&self, index: usize) -> bool {
         self.flows[index].is_some_and(|flow| flow.steady || self.current == Some(index))
     }

@@ -395,6 +395,9 @@ impl Participant {
         let written = writer.write(pt, data.network_time, time, data.data.clone());
         self.drain(fx)?;
 
+        if written.is_ok() {
+            self.egress.record(data.network_time, data.data.len());
+        }
         match written {
             Ok(()) if switched => Ok(Forwarded::Switched),
             Ok(()) => Ok(Forwarded::Yes),

@@ -457,12 +457,7 @@ impl Sfu {
         let mut watched = false;
         for subscriber in room.others(&track.publisher) {
             let forwarded = self.guarded(&subscriber, |s, fx| s.forward(&track, &data, layer, fx));
-            if matches!(forwarded, Some(Forwarded::Yes | Forwarded::Switched)) {
-                watched = true;
-                if let Some(participant) = self.participants.get_mut(&subscriber) {
-                    participant.egress.record(now, data.data.len());
-                }
-            }
+            watched |= matches!(forwarded, Some(Forwarded::Yes | Forwarded::Switched));
             if forwarded == Some(Forwarded::Switched) && layer_count > 1 {
                 metrics::add(&self.metrics.layer_switches, 1);
                 self.emit(SfuEvent::LayerChanged {
