@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::SfuConfig;
 use crate::error::SfuError;
 use crate::event::SfuEvent;
+use crate::gso;
 use crate::ids::{ParticipantId, RoomId};
 use crate::io::{Datagram, Input, Output, Protocol, Transmit, MAX_DATAGRAM_LEN};
 use crate::layers::Layer;
@@ -70,6 +71,7 @@ pub async fn spawn(
     let task = CoreTask {
         sfu,
         udp,
+        udp_sender: gso::Sender::new(),
         udp_addr,
         event_tx,
         tcp_writers: HashMap::new(),
@@ -283,6 +285,7 @@ enum TcpMessage {
 struct CoreTask {
     sfu: Sfu,
     udp: UdpSocket,
+    udp_sender: gso::Sender,
     udp_addr: SocketAddr,
     event_tx: mpsc::UnboundedSender<SfuEvent>,
     tcp_writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
@@ -395,36 +398,55 @@ impl CoreTask {
     }
 
     /// Sends everything the core has queued; returns its next deadline.
+    ///
+    /// Consecutive UDP datagrams to one destination are gathered into a
+    /// [`gso::Run`] and leave in one segmented send.
     async fn flush(&mut self) -> Instant {
+        let mut run: Option<gso::Run> = None;
         loop {
             match self.sfu.poll_output() {
-                Output::Transmit(transmit) => self.send(transmit).await,
+                Output::Transmit(Transmit {
+                    protocol: Protocol::Udp,
+                    destination,
+                    contents,
+                    ..
+                }) => {
+                    let rest = match run.as_mut() {
+                        Some(run) => run.push(destination, contents),
+                        None => Err(contents),
+                    };
+                    if let Err(contents) = rest {
+                        if let Some(full) = run.replace(gso::Run::new(destination, contents)) {
+                            self.send_udp(&full).await;
+                        }
+                    }
+                }
+                Output::Transmit(transmit) => self.send_tcp(transmit),
                 Output::Event(event) => {
                     // Nobody listening is the server's choice.
                     let _ = self.event_tx.send(event);
                 }
-                Output::Timeout(deadline) => return deadline,
+                Output::Timeout(deadline) => {
+                    if let Some(run) = run {
+                        self.send_udp(&run).await;
+                    }
+                    return deadline;
+                }
             }
         }
     }
 
-    async fn send(&mut self, transmit: Transmit) {
-        match transmit.protocol {
-            Protocol::Udp => {
-                let destination = socket_form(self.udp_addr, transmit.destination);
-                let sent = self.udp.send_to(&transmit.contents, destination).await;
-                if let Err(error) = sent {
-                    tracing::debug!(%error, destination = %transmit.destination, "UDP send failed");
-                }
-            }
-            Protocol::Tcp => {
-                let Some(writer) = self.tcp_writers.get(&transmit.destination) else {
-                    return;
-                };
-                // A full queue drops the datagram, as a full socket would.
-                let _ = writer.try_send(transmit.contents);
-            }
-        }
+    async fn send_udp(&mut self, run: &gso::Run) {
+        let destination = socket_form(self.udp_addr, run.destination());
+        self.udp_sender.send(&self.udp, run, destination).await;
+    }
+
+    fn send_tcp(&self, transmit: Transmit) {
+        let Some(writer) = self.tcp_writers.get(&transmit.destination) else {
+            return;
+        };
+        // A full queue drops the datagram, as a full socket would.
+        let _ = writer.try_send(transmit.contents);
     }
 
     fn open_tcp(

@@ -169,6 +169,7 @@ pub mod driver;
 mod error;
 mod event;
 mod forward;
+mod gso;
 mod ids;
 mod io;
 mod layers;
