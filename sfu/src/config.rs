@@ -23,9 +23,11 @@ pub struct SfuConfig {
     /// Egress budget of a new subscriber, before its receiver reports have
     /// said anything about its link.
     pub initial_bitrate_bps: u64,
-    /// Fewest time between two keyframe requests to one publisher's layer. A
-    /// keyframe serves every subscriber waiting for it, so this bounds the
-    /// cost of many subscribers joining or switching at once.
+    /// How long a keyframe asked of one publisher's layer may take to come
+    /// before it is asked for again; until it comes, nobody asks again (one
+    /// keyframe serves every subscriber waiting for it, so many subscribers
+    /// joining or switching at once cost one keyframe). Also the fewest time
+    /// between two requests that repair a broken picture.
     pub keyframe_request_interval: Duration,
     /// How long a participant may stay unconnected after joining.
     pub connect_timeout: Duration,

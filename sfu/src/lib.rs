@@ -125,9 +125,11 @@
 //!   have flowed steadily for a second are moved up to. A switch waits for a keyframe of
 //!   the new layer, which the SFU requests (PLI); RTP time is re-based so it
 //!   runs on smoothly. [`SfuEvent::LayerChanged`] reports switches.
-//! * Keyframe requests to a publisher (new subscribers, switches, a
-//!   subscriber's own PLI, frames lost) are throttled per layer:
-//!   [`SfuConfig::keyframe_request_interval`].
+//! * Keyframe requests to a publisher are coalesced per layer: while one is
+//!   on its way nobody asks again, for at most
+//!   [`SfuConfig::keyframe_request_interval`]. Once it has come, a new
+//!   subscriber or a layer switch asks again at once; repairs (a
+//!   subscriber's own PLI, frames lost) stay spaced by that interval.
 //! * The loudest speaker in a room, from the RFC 6464 audio levels browsers
 //!   put on every audio packet, is reported with [`SfuEvent::ActiveSpeaker`].
 //!

@@ -21,7 +21,7 @@ use crate::forward::Admit;
 use crate::ids::{ParticipantId, RoomId, TrackId};
 use crate::io::{Datagram, Protocol};
 use crate::layers::Layer;
-use crate::publication::Publication;
+use crate::publication::{KeyframeNeed, Publication};
 use crate::subscription::{Negotiation, Subscription};
 
 /// How often str0m reports each outgoing stream's receiver-report loss.
@@ -409,11 +409,12 @@ impl Participant {
     }
 
     /// Asks the browser for a keyframe of `layer` of the track it publishes
-    /// on `mid`, unless one was asked for within `interval`.
+    /// on `mid`, unless [`Publication::keyframe_request_allowed`] says no.
     pub(crate) fn request_keyframe(
         &mut self,
         mid: Mid,
         layer: usize,
+        need: KeyframeNeed,
         now: Instant,
         interval: Duration,
         fx: &mut Effects,
@@ -421,7 +422,7 @@ impl Participant {
         let Some(publication) = self.publications.iter_mut().find(|p| p.mid == mid) else {
             return Ok(None);
         };
-        if !publication.keyframe_request_allowed(layer, now, interval) {
+        if !publication.keyframe_request_allowed(layer, need, now, interval) {
             return Ok(None);
         }
         let rid = publication.rid_of(layer);

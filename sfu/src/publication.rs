@@ -16,8 +16,26 @@ pub(crate) struct Publication {
     rids: Vec<Rid>,
     /// One per layer (one in all without simulcast).
     meters: Vec<BitrateMeter>,
-    /// When a keyframe of each layer was last asked for.
-    last_keyframe_request: Vec<Option<Instant>>,
+    /// Keyframe requests, per layer.
+    keyframes: Vec<KeyframeRequests>,
+}
+
+/// Why a subscriber needs a keyframe.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum KeyframeNeed {
+    /// It waits to start on a layer or to switch to it.
+    Start,
+    /// Its picture broke: frames were lost, or its browser asked (PLI).
+    Repair,
+}
+
+/// The keyframe requests sent for one layer.
+#[derive(Clone, Copy, Default, Debug)]
+struct KeyframeRequests {
+    /// When the keyframe asked for and not yet arrived was asked for.
+    on_its_way: Option<Instant>,
+    /// When one was last asked for.
+    last_asked: Option<Instant>,
 }
 
 impl Publication {
@@ -29,7 +47,7 @@ impl Publication {
             kind,
             rids,
             meters: (0..count).map(|_| BitrateMeter::default()).collect(),
-            last_keyframe_request: vec![None; count],
+            keyframes: vec![KeyframeRequests::default(); count],
         }
     }
 
@@ -65,26 +83,44 @@ impl Publication {
             .collect()
     }
 
-    /// Whether a keyframe of `layer` may be requested now: one keyframe
-    /// serves every subscriber waiting for it, so requests are spaced by
-    /// `interval`.
+    /// Whether a keyframe of `layer` may be requested now. One keyframe
+    /// serves every subscriber waiting for it, so nobody asks while one is on
+    /// its way, unless it has not come within `interval` (the request or the
+    /// keyframe was lost). A subscriber waiting to start asks as soon as none
+    /// is on its way: it sees nothing until one comes. Repairs are also
+    /// spaced by `interval`, so that browsers asking again and again while
+    /// they lose packets cannot make the publisher send nothing but
+    /// keyframes.
     pub(crate) fn keyframe_request_allowed(
         &self,
         layer: usize,
+        need: KeyframeNeed,
         now: Instant,
         interval: Duration,
     ) -> bool {
-        match self.last_keyframe_request.get(layer) {
-            Some(Some(at)) => now.saturating_duration_since(*at) >= interval,
-            Some(None) => true,
-            None => false,
+        let Some(requests) = self.keyframes.get(layer) else {
+            return false;
+        };
+        let over =
+            |at: Option<Instant>| at.is_none_or(|at| now.saturating_duration_since(at) >= interval);
+        match need {
+            KeyframeNeed::Start => over(requests.on_its_way),
+            KeyframeNeed::Repair => over(requests.on_its_way) && over(requests.last_asked),
         }
     }
 
     /// Records that a keyframe of `layer` was requested at `now`.
     pub(crate) fn keyframe_requested(&mut self, layer: usize, now: Instant) {
-        if let Some(last) = self.last_keyframe_request.get_mut(layer) {
-            *last = Some(now);
+        if let Some(requests) = self.keyframes.get_mut(layer) {
+            requests.on_its_way = Some(now);
+            requests.last_asked = Some(now);
+        }
+    }
+
+    /// Records that a keyframe of `layer` arrived: none is on its way.
+    pub(crate) fn keyframe_arrived(&mut self, layer: usize) {
+        if let Some(requests) = self.keyframes.get_mut(layer) {
+            requests.on_its_way = None;
         }
     }
 }
@@ -111,20 +147,44 @@ mod tests {
     }
 
     #[test]
-    fn throttles_keyframe_requests_per_layer() {
+    fn one_keyframe_request_per_layer_is_on_its_way_at_a_time() {
+        use KeyframeNeed::{Repair, Start};
         let start = Instant::now();
         let interval = Duration::from_millis(500);
         let rids: Vec<Rid> = ["q", "h", "f"].into_iter().map(Rid::from).collect();
         let mut publication = Publication::new(Mid::from("1"), MediaKind::Video, &rids);
 
-        assert!(publication.keyframe_request_allowed(0, start, interval));
+        assert!(publication.keyframe_request_allowed(0, Start, start, interval));
         publication.keyframe_requested(0, start);
-        assert!(!publication.keyframe_request_allowed(0, start + interval / 2, interval));
-        assert!(publication.keyframe_request_allowed(2, start + interval / 2, interval));
-        assert!(publication.keyframe_request_allowed(0, start + interval, interval));
+        let later = start + interval / 5;
+        for need in [Start, Repair] {
+            assert!(
+                !publication.keyframe_request_allowed(0, need, later, interval),
+                "one is on its way"
+            );
+            assert!(
+                publication.keyframe_request_allowed(2, need, later, interval),
+                "another layer"
+            );
+            assert!(
+                publication.keyframe_request_allowed(0, need, start + interval, interval),
+                "lost: asked again after the interval"
+            );
+        }
         assert!(
-            !publication.keyframe_request_allowed(3, start, interval),
+            !publication.keyframe_request_allowed(3, Start, start, interval),
             "no such layer"
         );
+
+        publication.keyframe_arrived(0);
+        assert!(
+            publication.keyframe_request_allowed(0, Start, later, interval),
+            "it came: a subscriber waiting to start asks at once"
+        );
+        assert!(
+            !publication.keyframe_request_allowed(0, Repair, later, interval),
+            "repairs stay spaced by the interval"
+        );
+        assert!(publication.keyframe_request_allowed(0, Repair, start + interval, interval));
     }
 }

@@ -20,6 +20,7 @@ use crate::metrics::{self, Metrics};
 use crate::participant::{
     self, AnswerError, Effects, Fatal, Forwarded, KeyframeAsked, Participant, PeerEvent,
 };
+use crate::publication::KeyframeNeed;
 use crate::room::Room;
 use crate::subscription::Subscription;
 
@@ -373,7 +374,7 @@ impl Sfu {
                     Some((subscription.source.clone(), layer))
                 });
                 if let Some((track, layer)) = wanted {
-                    self.request_keyframe(&track, layer);
+                    self.request_keyframe(&track, layer, KeyframeNeed::Repair);
                 }
             }
             PeerEvent::Offer(sdp) => self.emit(SfuEvent::OfferNeeded { participant, sdp }),
@@ -442,6 +443,9 @@ impl Sfu {
             return;
         };
         publication.record(layer, now, data.data.len());
+        if data.is_keyframe() {
+            publication.keyframe_arrived(layer);
+        }
         let (kind, layer_count) = (publication.kind, publication.layer_count());
         let track = TrackId {
             publisher,
@@ -471,16 +475,16 @@ impl Sfu {
         // Frames were lost beyond what NACK recovered: the decoder of
         // everyone watching this layer is broken until the next keyframe.
         if kind == MediaKind::Video && !data.contiguous && watched {
-            self.request_keyframe(&track, layer);
+            self.request_keyframe(&track, layer, KeyframeNeed::Repair);
         }
     }
 
-    /// Asks a publisher for a keyframe of one layer, at most once per
-    /// `keyframe_request_interval`.
-    fn request_keyframe(&mut self, track: &TrackId, layer: usize) {
+    /// Asks a publisher for a keyframe of one layer, unless one is on its
+    /// way or (for a repair) was asked for within `keyframe_request_interval`.
+    fn request_keyframe(&mut self, track: &TrackId, layer: usize, need: KeyframeNeed) {
         let (now, interval) = (self.now, self.config.keyframe_request_interval);
         let sent = self.guarded(&track.publisher, |p, fx| {
-            p.request_keyframe(track.mid, layer, now, interval, fx)
+            p.request_keyframe(track.mid, layer, need, now, interval, fx)
         });
         if let Some(Some(KeyframeAsked { rid })) = sent {
             metrics::add(&self.metrics.keyframe_requests, 1);
@@ -563,7 +567,7 @@ impl Sfu {
         }
 
         for (track, layer) in keyframes {
-            self.request_keyframe(&track, layer);
+            self.request_keyframe(&track, layer, KeyframeNeed::Start);
         }
     }
 

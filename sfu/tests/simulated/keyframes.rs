@@ -62,6 +62,43 @@ fn a_new_subscriber_gets_a_keyframe_and_simultaneous_ones_share_it() {
 }
 
 #[test]
+fn a_subscriber_arriving_just_after_a_keyframe_asks_for_its_own_at_once() {
+    let mut sim = Sim::with_config(|config| {
+        config.keyframe_request_interval = Duration::from_millis(500);
+    });
+    sim.join("standup", "alice", Publish::audio_video());
+    sim.connect_all();
+    sim.run_for(Duration::from_secs(3));
+
+    let bob_joined = sim.now;
+    sim.join("standup", "bob", Publish::nothing());
+    sim.connect_all();
+    sim.run_for(Duration::from_millis(150));
+    let bobs_frames = sim.client("bob").frames_from("alice", MediaKind::Video);
+    assert!(!bobs_frames.is_empty(), "bob's keyframe came");
+
+    // Carol arrives well within the interval of bob's request, after his
+    // keyframe: nothing is on its way that would serve her.
+    let carol_joined = sim.now;
+    sim.join("standup", "carol", Publish::nothing());
+    sim.connect_all();
+    sim.run_for(Duration::from_secs(1));
+
+    let requests = requests_for_alice(&sim, bob_joined);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests[1] - requests[0] < Duration::from_millis(300),
+        "{requests:?}"
+    );
+    let carols_frames = sim.client("carol").frames_from("alice", MediaKind::Video);
+    let waited = carols_frames[0].at - carol_joined;
+    assert!(
+        waited < Duration::from_millis(250),
+        "carol saw alice {waited:?} after joining"
+    );
+}
+
+#[test]
 fn a_subscribers_keyframe_requests_reach_the_publisher_throttled() {
     let mut sim = Sim::with_config(|config| {
         config.keyframe_request_interval = Duration::from_millis(500);
