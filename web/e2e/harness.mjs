@@ -154,14 +154,21 @@ export async function joinPublicRoom(page, name) {
 }
 
 /** Joins the call of the open room through its pre-join; resolves with the
- * page-clock time (performance.now()) of the click on "Join now". */
+ * page-clock time (performance.now()) of the click on "Join now": the click
+ * event's own time stamp, not when Playwright set out to click (its checks
+ * that the button is visible and still wait for animation frames, which on
+ * a busy page took up to 370 ms). */
 export async function joinCall(page) {
   await page.getByRole('button', { name: 'Join call' }).click();
   const joinNow = page.getByRole('button', { name: 'Join now' });
   await joinNow.waitFor();
-  const clickedAt = await page.evaluate(() => performance.now());
+  await joinNow.evaluate((button) => {
+    button.addEventListener('click', (event) => (window.__joinClickedAt = event.timeStamp), { once: true, capture: true });
+  });
   await joinNow.click();
   await page.getByRole('group', { name: 'Call controls' }).waitFor();
+  const clickedAt = await page.evaluate(() => window.__joinClickedAt);
+  if (typeof clickedAt !== 'number') throw new Error('the click on "Join now" was not seen');
   return clickedAt;
 }
 
