@@ -191,6 +191,18 @@ impl Participant {
         self.timeout
     }
 
+    /// The earliest keyframe request deferred for a waiting subscriber:
+    /// when it is due, and for which track and layer.
+    pub(crate) fn deferred_keyframe(&self) -> Option<(Instant, Mid, usize)> {
+        self.publications
+            .iter()
+            .filter_map(|p| {
+                p.deferred_keyframe_due()
+                    .map(|(due, layer)| (due, p.mid, layer))
+            })
+            .min()
+    }
+
     /// Whether it has had `limit` to connect and has not.
     pub(crate) fn failed_to_connect(&self, now: Instant, limit: Duration) -> bool {
         match self.connection {

@@ -29,6 +29,11 @@ pub(crate) enum KeyframeNeed {
     Repair,
 }
 
+/// Browsers ignore a keyframe request that comes within this long of the
+/// previous one (Chromium's encoder feedback: 300 ms, per layer); the extra
+/// 50 ms absorb the two requests' different journeys.
+pub(crate) const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(350);
+
 /// The keyframe requests sent for one layer.
 #[derive(Clone, Copy, Default, Debug)]
 struct KeyframeRequests {
@@ -36,6 +41,8 @@ struct KeyframeRequests {
     on_its_way: Option<Instant>,
     /// When one was last asked for.
     last_asked: Option<Instant>,
+    /// A subscriber waits to start, and the request waits out the spacing.
+    deferred: bool,
 }
 
 impl Publication {
@@ -83,44 +90,77 @@ impl Publication {
             .collect()
     }
 
-    /// Whether a keyframe of `layer` may be requested now. One keyframe
-    /// serves every subscriber waiting for it, so nobody asks while one is on
-    /// its way, unless it has not come within `interval` (the request or the
-    /// keyframe was lost). A subscriber waiting to start asks as soon as none
-    /// is on its way: it sees nothing until one comes. Repairs are also
-    /// spaced by `interval`, so that browsers asking again and again while
-    /// they lose packets cannot make the publisher send nothing but
-    /// keyframes.
+    /// Whether a keyframe of `layer` is to be requested now.
+    ///
+    /// One keyframe serves every subscriber waiting for it, so nobody asks
+    /// while one is on its way, unless it has not come within `interval`
+    /// (the request or the keyframe was lost). Nobody asks within
+    /// [`KEYFRAME_REQUEST_SPACING`] of the last request either, because the
+    /// browser would ignore it: a subscriber waiting to start is then asked
+    /// for at the end of the spacing ([`Publication::deferred_keyframe_due`]).
+    /// Repairs are spaced by `interval`, so that browsers asking again and
+    /// again while they lose packets cannot make the publisher send nothing
+    /// but keyframes.
     pub(crate) fn keyframe_request_allowed(
-        &self,
+        &mut self,
         layer: usize,
         need: KeyframeNeed,
         now: Instant,
         interval: Duration,
     ) -> bool {
-        let Some(requests) = self.keyframes.get(layer) else {
+        let Some(requests) = self.keyframes.get_mut(layer) else {
             return false;
         };
-        let over =
-            |at: Option<Instant>| at.is_none_or(|at| now.saturating_duration_since(at) >= interval);
-        match need {
-            KeyframeNeed::Start => over(requests.on_its_way),
-            KeyframeNeed::Repair => over(requests.on_its_way) && over(requests.last_asked),
+        let since = |at: Option<Instant>, spacing: Duration| {
+            at.is_none_or(|at| now.saturating_duration_since(at) >= spacing)
+        };
+        if !since(requests.on_its_way, interval) {
+            return false;
         }
+        match need {
+            KeyframeNeed::Start if since(requests.last_asked, KEYFRAME_REQUEST_SPACING) => {
+                // Asked now; if asking fails, the next reallocation tries again.
+                requests.deferred = false;
+                true
+            }
+            KeyframeNeed::Start => {
+                requests.deferred = true;
+                false
+            }
+            KeyframeNeed::Repair => since(requests.last_asked, interval),
+        }
+    }
+
+    /// When the earliest deferred request for a waiting subscriber is due,
+    /// with its layer.
+    pub(crate) fn deferred_keyframe_due(&self) -> Option<(Instant, usize)> {
+        self.keyframes
+            .iter()
+            .enumerate()
+            .filter(|(_, requests)| requests.deferred)
+            .filter_map(|(layer, requests)| {
+                Some((requests.last_asked? + KEYFRAME_REQUEST_SPACING, layer))
+            })
+            .min()
     }
 
     /// Records that a keyframe of `layer` was requested at `now`.
     pub(crate) fn keyframe_requested(&mut self, layer: usize, now: Instant) {
         if let Some(requests) = self.keyframes.get_mut(layer) {
-            requests.on_its_way = Some(now);
-            requests.last_asked = Some(now);
+            *requests = KeyframeRequests {
+                on_its_way: Some(now),
+                last_asked: Some(now),
+                deferred: false,
+            };
         }
     }
 
-    /// Records that a keyframe of `layer` arrived: none is on its way.
+    /// Records that a keyframe of `layer` arrived: none is on its way, and
+    /// whoever waited has it.
     pub(crate) fn keyframe_arrived(&mut self, layer: usize) {
         if let Some(requests) = self.keyframes.get_mut(layer) {
             requests.on_its_way = None;
+            requests.deferred = false;
         }
     }
 }
@@ -156,14 +196,14 @@ mod tests {
 
         assert!(publication.keyframe_request_allowed(0, Start, start, interval));
         publication.keyframe_requested(0, start);
-        let later = start + interval / 5;
+        let soon = start + Duration::from_millis(100);
         for need in [Start, Repair] {
             assert!(
-                !publication.keyframe_request_allowed(0, need, later, interval),
+                !publication.keyframe_request_allowed(0, need, soon, interval),
                 "one is on its way"
             );
             assert!(
-                publication.keyframe_request_allowed(2, need, later, interval),
+                publication.keyframe_request_allowed(2, need, soon, interval),
                 "another layer"
             );
             assert!(
@@ -171,20 +211,46 @@ mod tests {
                 "lost: asked again after the interval"
             );
         }
+        assert_eq!(
+            publication.deferred_keyframe_due(),
+            None,
+            "nothing deferred: one is on its way"
+        );
         assert!(
             !publication.keyframe_request_allowed(3, Start, start, interval),
             "no such layer"
         );
+    }
+
+    #[test]
+    fn a_waiting_subscriber_asks_once_the_browser_listens_again_and_repairs_wait_longer() {
+        use KeyframeNeed::{Repair, Start};
+        let start = Instant::now();
+        let interval = Duration::from_millis(500);
+        let mut publication = Publication::new(Mid::from("1"), MediaKind::Video, &[]);
+        publication.keyframe_requested(0, start);
+        publication.keyframe_arrived(0);
+
+        // The keyframe came 50 ms later; a new subscriber 100 ms after that.
+        let soon = start + Duration::from_millis(150);
+        assert!(!publication.keyframe_request_allowed(0, Start, soon, interval));
+        let due = start + KEYFRAME_REQUEST_SPACING;
+        assert_eq!(publication.deferred_keyframe_due(), Some((due, 0)));
+        assert!(publication.keyframe_request_allowed(0, Start, due, interval));
+        publication.keyframe_requested(0, due);
+        assert_eq!(publication.deferred_keyframe_due(), None);
 
         publication.keyframe_arrived(0);
+        let after = due + KEYFRAME_REQUEST_SPACING;
         assert!(
-            publication.keyframe_request_allowed(0, Start, later, interval),
-            "it came: a subscriber waiting to start asks at once"
+            !publication.keyframe_request_allowed(0, Repair, after, interval),
+            "repairs: the interval"
         );
-        assert!(
-            !publication.keyframe_request_allowed(0, Repair, later, interval),
-            "repairs stay spaced by the interval"
+        assert!(publication.keyframe_request_allowed(0, Repair, due + interval, interval));
+        assert_eq!(
+            publication.deferred_keyframe_due(),
+            None,
+            "a repair is never deferred"
         );
-        assert!(publication.keyframe_request_allowed(0, Repair, start + interval, interval));
     }
 }

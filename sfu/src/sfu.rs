@@ -220,7 +220,13 @@ impl Sfu {
         let deadline = self
             .participants
             .values()
-            .map(Participant::timeout)
+            .flat_map(|p| {
+                [
+                    Some(p.timeout()),
+                    p.deferred_keyframe().map(|(due, ..)| due),
+                ]
+            })
+            .flatten()
             .fold(self.next_housekeeping, Instant::min);
         Output::Timeout(deadline)
     }
@@ -275,6 +281,21 @@ impl Sfu {
             .collect();
         for participant in due {
             self.guarded(&participant, |p, fx| p.handle_timeout(now, fx));
+        }
+        let deferred: Vec<(TrackId, usize)> = self
+            .participants
+            .values()
+            .filter_map(|p| {
+                let (due, mid, layer) = p.deferred_keyframe()?;
+                let track = TrackId {
+                    publisher: p.id.clone(),
+                    mid,
+                };
+                (due <= now).then_some((track, layer))
+            })
+            .collect();
+        for (track, layer) in deferred {
+            self.request_keyframe(&track, layer, KeyframeNeed::Start);
         }
         if now >= self.next_housekeeping {
             self.housekeeping();
@@ -479,8 +500,9 @@ impl Sfu {
         }
     }
 
-    /// Asks a publisher for a keyframe of one layer, unless one is on its
-    /// way or (for a repair) was asked for within `keyframe_request_interval`.
+    /// Asks a publisher for a keyframe of one layer when
+    /// [`Publication::keyframe_request_allowed`](crate::publication::Publication::keyframe_request_allowed)
+    /// says so.
     fn request_keyframe(&mut self, track: &TrackId, layer: usize, need: KeyframeNeed) {
         let (now, interval) = (self.now, self.config.keyframe_request_interval);
         let sent = self.guarded(&track.publisher, |p, fx| {
