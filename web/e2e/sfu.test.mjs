@@ -1,7 +1,7 @@
 // Calls on the SFU (the room's owner sets `call_topology: "sfu"`): a
 // participant whose browser may not use UDP at all still gets media, over
-// ICE-TCP, and the SFU's active speaker is highlighted; six participants each
-// receive the five others. Tina runs in a Chromium of her own, which may only
+// ICE-TCP, and the SFU's active speaker is highlighted; a shared screen
+// reaches the others; six participants each receive the five others. Tina runs in a Chromium of her own, which may only
 // use TCP and whose fake microphone plays a steady tone — Chromium's default
 // fake microphone beeps for a few milliseconds twice a second, never long
 // enough to count as speech. The others share one Chromium. The fake cameras
@@ -139,6 +139,37 @@ test('a participant whose browser may not use UDP gets media through the SFU ove
   await tile(alice, 'tina').and(alice.locator('.tile-active-speaker')).waitFor();
   await tile(tina, 'tina (you)').and(tina.locator('.tile-active-speaker')).waitFor();
   assert.equal(await alice.locator('.tile-active-speaker').count(), 1);
+});
+
+/** How many live m-lines the page's open connections receive on. */
+function receivingMlines(page) {
+  return page.evaluate(() =>
+    window.__peerConnections
+      .filter((connection) => connection.connectionState !== 'closed')
+      .flatMap((connection) => connection.getTransceivers())
+      .filter((transceiver) => !transceiver.stopped && transceiver.currentDirection === 'recvonly').length,
+  );
+}
+
+test('a screen shared on the SFU reaches the others, who get no screen m-line while nobody shares', { timeout: 60_000 }, async () => {
+  const [alice, tina] = [pages.get('alice'), pages.get('tina')];
+  // Alice's microphone and camera; no empty m-line for a screen she does not share.
+  await eventually(async () => assert.equal(await receivingMlines(tina), 2));
+
+  await alice.getByRole('button', { name: 'Share screen' }).click();
+  const screen = tile(tina, 'Screen of alice');
+  await screen.locator('video').waitFor();
+  await eventually(async () => {
+    const width = await screen.locator('video').evaluate((video) => video.videoWidth);
+    assert.ok(width > 0, 'the screen video has frames');
+  });
+  assert.equal(await receivingMlines(tina), 3);
+
+  await alice.getByRole('button', { name: 'Stop sharing' }).click();
+  await screen.waitFor({ state: 'detached' });
+  await eventually(async () => assert.equal(await receivingMlines(tina), 2));
+  await unlessRefused(expectDecodingVideos(tina, 1));
+  assert.deepEqual(refusals, [], 'the server refused no request');
 });
 
 test('six participants on the SFU each receive the five others', { timeout: 120_000 }, async () => {

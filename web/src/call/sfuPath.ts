@@ -28,7 +28,7 @@ import {
 import { parseMsids, trackOrigin, type TrackOrigin } from './msid';
 import { PerfectNegotiation } from './negotiation';
 import { receivedSome } from './receiverStats';
-import { addPublishingTransceivers } from './simulcast';
+import { addPublishingTransceivers, publishingDirection } from './simulcast';
 
 /** The SFU's reserved participant id in `call.signal`. */
 export const SFU_ID = 'sfu';
@@ -77,6 +77,8 @@ export class SfuPath implements MediaPath {
     const transceiver = this.publishing[TRACK_ROLES.indexOf(role)];
     if (!transceiver || transceiver.sender.track === track || this.closed) return;
     await transceiver.sender.replaceTrack(track).catch((error) => console.warn('replacing an SFU track failed', error));
+    // Sharing a screen (or stopping) renegotiates: see simulcast.ts.
+    if (!this.closed) transceiver.direction = publishingDirection(role, track);
   }
 
   receiveSignal(from: string, signal: Signal): void {
