@@ -128,8 +128,9 @@
 //! * Keyframe requests to a publisher are coalesced per layer: while one is
 //!   on its way nobody asks again, for at most
 //!   [`SfuConfig::keyframe_request_interval`]. Once it has come, a new
-//!   subscriber or a layer switch asks again at once; repairs (a
-//!   subscriber's own PLI, frames lost) stay spaced by that interval.
+//!   subscriber or a layer switch asks again 350 ms after the last request
+//!   (browsers ignore one sooner); repairs (a subscriber's own PLI, frames
+//!   lost) stay spaced by the interval.
 //! * The loudest speaker in a room, from the RFC 6464 audio levels browsers
 //!   put on every audio packet, is reported with [`SfuEvent::ActiveSpeaker`].
 //!

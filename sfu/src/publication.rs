@@ -32,7 +32,7 @@ pub(crate) enum KeyframeNeed {
 /// Browsers ignore a keyframe request that comes within this long of the
 /// previous one (Chromium's encoder feedback: 300 ms, per layer); the extra
 /// 50 ms absorb the two requests' different journeys.
-pub(crate) const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(350);
+const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(350);
 
 /// The keyframe requests sent for one layer.
 #[derive(Clone, Copy, Default, Debug)]
