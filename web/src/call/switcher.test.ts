@@ -362,6 +362,7 @@ describe('standby on the SFU', () => {
     expect(sfu.standby).toBe(false);
     await vi.advanceTimersByTimeAsync(OLD_PATH_LINGER_MS);
     expect(sfu.standby).toBe(true);
+    expect(sfu.active).toBe(true);
     expect(sfu.closed).toBe(false);
     expect(switcher.openModes()).toEqual(['sfu', 'mesh']);
   });

@@ -281,8 +281,10 @@ export class TopologySwitcher {
         for (const mode of this.leftOver()) {
           const open = this.paths.get(mode);
           if (open && mode === 'sfu' && this.standby) {
+            // Kept ready for the next switch, so repaired if it breaks.
             open.standby = true;
             open.path.setStandby?.(true);
+            open.path.setActive?.(true);
           } else this.closePath(mode);
         }
       }, OLD_PATH_LINGER_MS);
