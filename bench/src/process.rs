@@ -45,13 +45,33 @@ pub struct MeshServer {
 
 impl MeshServer {
     pub async fn start(binary: &Path, env: &[(&str, &str)]) -> anyhow::Result<MeshServer> {
+        Self::start_in(binary, env, tempfile::tempdir()?).await
+    }
+
+    /// Stops the server and starts a fresh process on the same data: the
+    /// same accounts, rooms, sessions and secrets, none of the memory the
+    /// first process used to make them.
+    pub async fn restart(self, binary: &Path, env: &[(&str, &str)]) -> anyhow::Result<MeshServer> {
+        let MeshServer {
+            mut child,
+            _data: data,
+            ..
+        } = self;
+        terminate(&mut child).await;
+        Self::start_in(binary, env, data).await
+    }
+
+    async fn start_in(
+        binary: &Path,
+        env: &[(&str, &str)],
+        data: tempfile::TempDir,
+    ) -> anyhow::Result<MeshServer> {
         if !binary.exists() {
             bail!(
                 "{} does not exist: build it first (`cargo build --release --bin mesh`, or pass --mesh)",
                 binary.display()
             );
         }
-        let data = tempfile::tempdir()?;
         let mut command = Command::new("taskset");
         command
             .arg("-c")
