@@ -10,11 +10,9 @@
 //!
 //! Each call has a topology (mesh or SFU, see [`crate::topology`]) with an
 //! epoch that increases on every switch. Participants of a call on the SFU
-//! are joined to it, and so are those of a mesh call at the mesh limit (on
-//! standby: the next join switches the call without connecting anyone who is
-//! already in it to the SFU). Once a call needs the SFU for neither, its
-//! participants stay joined for [`SFU_RELEASE_GRACE`], so clients can keep
-//! showing SFU media until their mesh connections decode (make-before-break).
+//! are joined to it; after a switch back to mesh they stay joined for
+//! [`SFU_RELEASE_GRACE`], so clients can keep showing SFU media until their
+//! mesh connections decode (make-before-break).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +33,8 @@ use crate::tokens::{random_code, Actor};
 use crate::topology::{self, Policy};
 use crate::{media, now_ms, presence, App, SharedApp};
 
-/// After a call stops using the SFU (and is not on standby), how long its
-/// participants keep their SFU connection, so clients switch without a gap.
+/// After a call returns to mesh, how long its participants keep their SFU
+/// connection, so clients switch without a gap.
 pub const SFU_RELEASE_GRACE: Duration = Duration::from_secs(10);
 /// How often calls waiting on the hysteresis or the release grace are checked.
 const CLOCK_TICK: Duration = Duration::from_millis(250);
@@ -57,8 +55,8 @@ struct Call {
     within_limit_since: Option<Instant>,
     /// Participants joined to the SFU.
     on_sfu: HashSet<String>,
-    /// When the SFU joins of a call that no longer needs them are released.
-    release_sfu_at: Option<Instant>,
+    /// When the call last went back to mesh, until its SFU joins are released.
+    mesh_since: Option<Instant>,
 }
 
 struct Participant {
@@ -134,7 +132,6 @@ impl Calls {
                 topology: Topology {
                     mode: TopologyMode::Mesh,
                     epoch: 0,
-                    standby: false,
                 },
                 started_at: None,
             },
@@ -273,13 +270,12 @@ pub async fn join(
             topology: Topology {
                 mode: TopologyMode::Mesh,
                 epoch: 1,
-                standby: false,
             },
             started_at: now,
             preference,
             within_limit_since: None,
             on_sfu: HashSet::new(),
-            release_sfu_at: None,
+            mesh_since: None,
         });
         // A resume takes the place over even if the server has not yet noticed
         // the old connection is gone (a half-open TCP connection).
@@ -374,12 +370,11 @@ fn policy(app: &App) -> Policy {
     }
 }
 
-/// Decides a call's topology again, announces a switch with a new epoch (or
-/// a change of standby), and joins its participants to the SFU when it is
-/// used or stood by.
+/// Decides a call's topology again, announces a switch with a new epoch, and
+/// joins its participants to the SFU when it is used.
 async fn apply_topology(app: &App, room_id: i64) {
     let policy = policy(app);
-    let (changed, to_join) = {
+    let (switched, to_join) = {
         let mut calls = app.calls.lock();
         let Some(call) = calls.get_mut(&room_id) else {
             return;
@@ -398,29 +393,16 @@ async fn apply_topology(app: &App, room_id: i64) {
             call.topology.mode,
             within_limit_for,
         );
-        let standby = topology::standby(
-            &policy,
-            call.preference,
-            call.participants.len(),
-            decision.mode,
-        );
         let switched = decision.mode != call.topology.mode;
-        let changed = switched || standby != call.topology.standby;
-        call.topology = Topology {
-            mode: decision.mode,
-            epoch: call.topology.epoch + u64::from(switched),
-            standby,
-        };
         if switched {
+            call.topology = Topology {
+                mode: decision.mode,
+                epoch: call.topology.epoch + 1,
+            };
+            call.mesh_since = (decision.mode == TopologyMode::Mesh).then_some(now);
             tracing::info!(room = room_id, mode = ?decision.mode, epoch = call.topology.epoch, participants = call.participants.len(), "call topology switched");
         }
-        let uses_sfu = decision.mode == TopologyMode::Sfu || standby;
-        call.release_sfu_at = if uses_sfu || call.on_sfu.is_empty() {
-            None
-        } else {
-            Some(call.release_sfu_at.unwrap_or(now + SFU_RELEASE_GRACE))
-        };
-        let to_join: Vec<String> = if uses_sfu {
+        let to_join: Vec<String> = if decision.mode == TopologyMode::Sfu {
             let newcomers: Vec<String> = call
                 .participants
                 .iter()
@@ -432,7 +414,7 @@ async fn apply_topology(app: &App, room_id: i64) {
         } else {
             Vec::new()
         };
-        (changed, to_join)
+        (switched, to_join)
     };
     if let Some(media) = &app.media {
         for participant in to_join {
@@ -444,7 +426,7 @@ async fn apply_topology(app: &App, room_id: i64) {
             }
         }
     }
-    if changed {
+    if switched {
         let members = app
             .store
             .call(move |conn| Ok(rooms::member_ids(conn, room_id)?))
@@ -461,15 +443,14 @@ async fn apply_topology(app: &App, room_id: i64) {
                 announce(app, &members, change).await;
             }
             Err(err) => {
-                tracing::error!(room = room_id, error = %err, "could not announce a topology change")
+                tracing::error!(room = room_id, error = %err, "could not announce a topology switch")
             }
         }
     }
 }
 
 /// Moves calls whose hysteresis has run out back to mesh, and releases SFU
-/// connections once the release grace after the call stopped needing them
-/// has passed.
+/// connections once the release grace after such a switch has passed.
 pub async fn run_clock(app: SharedApp) {
     let mut tick = tokio::time::interval(CLOCK_TICK);
     let mut shutdown = app.shutdown.clone();
@@ -490,9 +471,12 @@ pub async fn run_clock(app: SharedApp) {
                 .collect();
             let releasing = calls
                 .iter_mut()
-                .filter(|(_, call)| call.release_sfu_at.is_some_and(|at| now >= at))
+                .filter(|(_, call)| {
+                    call.mesh_since
+                        .is_some_and(|since| now - since >= SFU_RELEASE_GRACE)
+                })
                 .map(|(room_id, call)| {
-                    call.release_sfu_at = None;
+                    call.mesh_since = None;
                     (*room_id, call.on_sfu.drain().collect())
                 })
                 .collect();

@@ -71,21 +71,6 @@ pub fn decide(
     }
 }
 
-/// Whether a mesh call keeps its participants joined to the SFU, idle, so
-/// that the next join switches without connecting anyone to it: a call of
-/// the room's automatic kind, on mesh, with as many as the mesh limit.
-pub fn standby(
-    policy: &Policy,
-    preference: CallTopology,
-    participants: usize,
-    mode: TopologyMode,
-) -> bool {
-    policy.sfu_available
-        && preference == CallTopology::Auto
-        && mode == TopologyMode::Mesh
-        && participants >= policy.mesh_limit
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,21 +151,6 @@ mod tests {
         assert_eq!(
             decide(&policy, CallTopology::Sfu, 9, Sfu, None),
             Decision::settled(Mesh)
-        );
-        assert!(!standby(&policy, CallTopology::Auto, 4, Mesh));
-    }
-
-    #[test]
-    fn a_mesh_call_at_the_limit_stands_by_on_the_sfu() {
-        assert!(!standby(&POLICY, CallTopology::Auto, 3, Mesh));
-        assert!(standby(&POLICY, CallTopology::Auto, 4, Mesh));
-        assert!(
-            !standby(&POLICY, CallTopology::Auto, 4, Sfu),
-            "on the SFU there is nothing to stand by for"
-        );
-        assert!(
-            !standby(&POLICY, CallTopology::Mesh, 4, Mesh),
-            "a call held on mesh never switches"
         );
     }
 }

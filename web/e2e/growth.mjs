@@ -63,10 +63,7 @@ function firstRemoteFrame(page, since) {
  * `count` people call for. */
 async function settle(inCall, meshLimit) {
   const others = inCall.length - 1;
-  const onMode =
-    inCall.length > meshLimit
-      ? (page) => expectOnSfu(page, SETTLE_TIMEOUT_MS)
-      : (page) => expectOnMesh(page, others, { standby: inCall.length === meshLimit, timeout: SETTLE_TIMEOUT_MS });
+  const onMode = inCall.length > meshLimit ? (page) => expectOnSfu(page, SETTLE_TIMEOUT_MS) : (page) => expectOnMesh(page, others, SETTLE_TIMEOUT_MS);
   await Promise.all(inCall.map(({ page }) => onMode(page)));
   await Promise.all(inCall.map(({ page }) => expectDecodingVideos(page, others, SETTLE_TIMEOUT_MS)));
   // Everyone in the call has a tile, and nobody who left still has one.

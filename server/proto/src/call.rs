@@ -35,19 +35,13 @@ pub enum TopologyMode {
     Sfu,
 }
 
-/// How media flows in a call. `epoch` increases with every change of `mode`,
-/// so a client can tell a new decision from a late copy of an old one.
+/// How media flows in a call. `epoch` increases with every change, so a client
+/// can tell a new decision from a late copy of an old one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Topology {
     pub mode: TopologyMode,
     #[ts(type = "number")]
     pub epoch: u64,
-    /// A mesh call at the mesh limit: its participants are joined to the SFU
-    /// as well and keep a connection to it that sends nothing, so that the
-    /// join that takes the call past the limit switches it by starting to
-    /// send there. Changes without a new epoch; always false on the SFU.
-    #[serde(default)]
-    pub standby: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]

@@ -254,10 +254,8 @@ function enterCall(joined: CallJoined): void {
       selfId,
       topology: joined.call.topology,
       local: localTracks(),
-      open: (mode, local, events, standby) =>
-        mode === 'sfu'
-          ? new SfuPath(selfId, iceServers, local, events, standby)
-          : new MeshPath(selfId, iceServers, local, events),
+      open: (mode, local, events) =>
+        mode === 'sfu' ? new SfuPath(selfId, iceServers, local, events) : new MeshPath(selfId, iceServers, local, events),
       events: pathEvents(live),
     });
   }

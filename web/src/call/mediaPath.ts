@@ -46,9 +46,5 @@ export interface MediaPath {
   /** False while the call moves away from this path: keep what works, but do
    * not open new connections to repair it. */
   setActive?(active: boolean): void;
-  /** On standby, the path stays connected and negotiated but sends none of
-   * this tab's tracks; off it, it sends them again and reports a participant
-   * `received` only for what arrives from then on. */
-  setStandby?(standby: boolean): void;
   close(): void;
 }

@@ -21,7 +21,7 @@ import {
   type TrackRole,
 } from './mediaPath';
 import { isPolite, PerfectNegotiation } from './negotiation';
-import { receivedCount } from './receiverStats';
+import { receivedSome } from './receiverStats';
 
 const KIND: Record<TrackRole, 'audio' | 'video'> = { audio: 'audio', video: 'video', screen: 'video' };
 
@@ -71,8 +71,8 @@ class MeshPeer {
 
   async received(): Promise<Received> {
     const [audio, video] = this.connection.getTransceivers();
-    const [heard, seen] = await Promise.all([receivedCount(audio?.receiver), receivedCount(video?.receiver)]);
-    return { audio: heard > 0, video: seen > 0 };
+    const [heard, seen] = await Promise.all([receivedSome(audio?.receiver), receivedSome(video?.receiver)]);
+    return { audio: heard, video: seen };
   }
 
   /** The polite side: the transceivers came with the offer (receive only);

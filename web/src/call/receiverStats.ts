@@ -1,14 +1,13 @@
 // What one RTCRtpReceiver has received so far, from its own getStats()
 // (which also carries the transport and selected candidate pair it uses).
 
-/** What a receiver has had so far: decoded frames of a video, packets of an
- * audio track (none without a receiver). */
-export async function receivedCount(receiver: RTCRtpReceiver | undefined): Promise<number> {
-  if (!receiver) return 0;
-  let count = 0;
+/** Whether a receiver has had audio packets or decoded a video frame. */
+export async function receivedSome(receiver: RTCRtpReceiver | undefined): Promise<boolean> {
+  if (!receiver) return false;
+  let some = false;
   (await receiver.getStats()).forEach((stat: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
     if (stat.type !== 'inbound-rtp') return;
-    count += (stat.kind === 'video' ? stat.framesDecoded : stat.packetsReceived) ?? 0;
+    some ||= stat.kind === 'video' ? (stat.framesDecoded ?? 0) > 0 : (stat.packetsReceived ?? 0) > 0;
   });
-  return count;
+  return some;
 }

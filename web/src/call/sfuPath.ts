@@ -11,11 +11,6 @@
 // by its msid (msid.ts); a track the SFU stops (its m-line stopped or made
 // inactive) is reported gone.
 //
-// On standby (a mesh call at the mesh limit, see switcher.ts) the path is
-// made, negotiated and connected like any other but its transceivers carry
-// no track: a switch to the SFU then only puts the tracks back. What it
-// received before is not counted as received after it leaves standby.
-//
 // If the connection fails, its DTLS is closed by the SFU, it stays
 // disconnected or it never comes up, it is made again from scratch with a
 // fresh offer: the server joins the participant to the SFU again after the
@@ -32,7 +27,7 @@ import {
 } from './mediaPath';
 import { parseMsids, trackOrigin, type TrackOrigin } from './msid';
 import { PerfectNegotiation } from './negotiation';
-import { receivedCount } from './receiverStats';
+import { receivedSome } from './receiverStats';
 import { addPublishingTransceivers, publishingDirection } from './simulcast';
 
 /** The SFU's reserved participant id in `call.signal`. */
@@ -58,9 +53,6 @@ export class SfuPath implements MediaPath {
   private forwarded = new Map<string, Forwarded>();
   private others: string[] = [];
   private readonly local: LocalTracks;
-  private standby: boolean;
-  /** What each receiver had received when the path last left standby. */
-  private counted: Promise<Map<RTCRtpReceiver, number>> = Promise.resolve(new Map());
   private active = true;
   private closed = false;
   private repairTimer: ReturnType<typeof setTimeout> | undefined;
@@ -71,10 +63,8 @@ export class SfuPath implements MediaPath {
     private readonly iceServers: RTCIceServer[],
     local: LocalTracks,
     private readonly events: MediaPathEvents,
-    standby = false,
   ) {
     this.local = { ...local };
-    this.standby = standby;
     this.connect();
   }
 
@@ -84,14 +74,11 @@ export class SfuPath implements MediaPath {
 
   async setLocalTrack(role: TrackRole, track: MediaStreamTrack | null): Promise<void> {
     this.local[role] = track;
-    await this.send(role);
-  }
-
-  setStandby(standby: boolean): void {
-    if (standby === this.standby || this.closed) return;
-    this.standby = standby;
-    if (!standby) this.counted = this.counts();
-    for (const role of TRACK_ROLES) void this.send(role);
+    const transceiver = this.publishing[TRACK_ROLES.indexOf(role)];
+    if (!transceiver || transceiver.sender.track === track || this.closed) return;
+    await transceiver.sender.replaceTrack(track).catch((error) => console.warn('replacing an SFU track failed', error));
+    // Sharing a screen (or stopping) renegotiates: see simulcast.ts.
+    if (!this.closed) transceiver.direction = publishingDirection(role, track);
   }
 
   receiveSignal(from: string, signal: Signal): void {
@@ -99,13 +86,10 @@ export class SfuPath implements MediaPath {
   }
 
   async received(participantId: string): Promise<Received> {
-    const since = await this.counted;
-    const [audio, video] = await Promise.all(
-      (['audio', 'video'] as const).map(async (role) => {
-        const receiver = this.forwarded.get(key(participantId, role))?.receiver;
-        return (await receivedCount(receiver)) > (receiver ? since.get(receiver) ?? 0 : 0);
-      }),
-    );
+    const [audio, video] = await Promise.all([
+      receivedSome(this.forwarded.get(key(participantId, 'audio'))?.receiver),
+      receivedSome(this.forwarded.get(key(participantId, 'video'))?.receiver),
+    ]);
     return { audio, video };
   }
 
@@ -149,7 +133,7 @@ export class SfuPath implements MediaPath {
   private connect(): void {
     const connection = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
     this.connection = connection;
-    this.publishing = addPublishingTransceivers(connection, this.sending());
+    this.publishing = addPublishingTransceivers(connection, this.local);
     const current = () => this.connection === connection && !this.closed;
     connection.addEventListener('track', () => current() && this.sync());
     connection.addEventListener('signalingstatechange', () => {
@@ -167,28 +151,6 @@ export class SfuPath implements MediaPath {
     });
     this.events.onSfuConnection?.();
     this.repairAfter(SFU_CONNECT_TIMEOUT_MS);
-  }
-
-  /** What the transceivers carry: nothing on standby. */
-  private sending(): LocalTracks {
-    return this.standby ? { audio: null, video: null, screen: null } : this.local;
-  }
-
-  /** Puts what `role` should send on its transceiver. */
-  private async send(role: TrackRole): Promise<void> {
-    const track = this.sending()[role];
-    const transceiver = this.publishing[TRACK_ROLES.indexOf(role)];
-    if (!transceiver || transceiver.sender.track === track || this.closed) return;
-    await transceiver.sender.replaceTrack(track).catch((error) => console.warn('replacing an SFU track failed', error));
-    // Sharing a screen (or stopping) renegotiates: see simulcast.ts.
-    if (!this.closed) transceiver.direction = publishingDirection(role, track);
-  }
-
-  /** What every receiver has received so far. */
-  private async counts(): Promise<Map<RTCRtpReceiver, number>> {
-    const receivers = [...this.forwarded.values()].map(({ receiver }) => receiver);
-    const counts = await Promise.all(receivers.map(receivedCount));
-    return new Map(receivers.map((receiver, index) => [receiver, counts[index]]));
   }
 
   /** Brings the reported tracks in line with the connection's transceivers. */

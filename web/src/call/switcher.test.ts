@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CallParticipant, Signal, Topology, TopologyMode } from '../proto';
+import type { CallParticipant, Signal, TopologyMode } from '../proto';
 import type { LocalTracks, MediaPath, MediaPathEvents, Received, TrackRole } from './mediaPath';
 import {
   isReady,
@@ -27,7 +27,6 @@ class FakePath implements MediaPath {
     readonly mode: TopologyMode,
     readonly events: MediaPathEvents,
     local: LocalTracks,
-    public standby: boolean,
   ) {
     this.local = { ...local };
   }
@@ -54,9 +53,6 @@ class FakePath implements MediaPath {
   setActive(active: boolean): void {
     this.active = active;
   }
-  setStandby(standby: boolean): void {
-    this.standby = standby;
-  }
 
   /** The path gets a participant's audio and camera tracks. */
   deliver(id: string): { audio: MediaStreamTrack; video: MediaStreamTrack } {
@@ -67,16 +63,13 @@ class FakePath implements MediaPath {
   }
 }
 
-/** A call.state topology. */
-const at = (mode: TopologyMode, epoch: number, standby = false): Topology => ({ mode, epoch, standby });
-
 const track = (id: string) => ({ id }) as unknown as MediaStreamTrack;
 
 function participant(id: string, media = { audio: true, video: true, screen: false }): CallParticipant {
   return { participant_id: id, user_id: 1, username: id, media, joined_at: 0 };
 }
 
-function setup(mode: TopologyMode = 'mesh', epoch = 1, standby = false) {
+function setup(mode: TopologyMode = 'mesh', epoch = 1) {
   const opened: FakePath[] = [];
   const shown = new Map<string, Partial<Record<TrackRole, MediaStreamTrack | null>>>();
   const stuck: [string[], TopologyMode][] = [];
@@ -90,10 +83,10 @@ function setup(mode: TopologyMode = 'mesh', epoch = 1, standby = false) {
   const local: LocalTracks = { audio: track('mic'), video: null, screen: null };
   const switcher = new TopologySwitcher({
     selfId: SELF,
-    topology: at(mode, epoch, standby),
+    topology: { mode, epoch },
     local,
-    open: (pathMode, pathLocal, pathEvents, pathStandby) => {
-      const path = new FakePath(pathMode, pathEvents, pathLocal, pathStandby);
+    open: (pathMode, pathLocal, pathEvents) => {
+      const path = new FakePath(pathMode, pathEvents, pathLocal);
       opened.push(path);
       return path;
     },
@@ -120,7 +113,7 @@ describe('topology switcher', () => {
 
   it('plays everyone from the path of the mode it starts in', () => {
     const { switcher, opened, shown, path } = setup('mesh');
-    switcher.follow([participant(SELF), participant('a')], at('mesh', 1));
+    switcher.follow([participant(SELF), participant('a')], { mode: 'mesh', epoch: 1 });
     expect(opened.map((p) => p.mode)).toEqual(['mesh']);
     expect(path('mesh')?.participants).toEqual([SELF, 'a']);
     const tracks = path('mesh')!.deliver('a');
@@ -130,11 +123,11 @@ describe('topology switcher', () => {
   it('switches each participant once its camera decodes on the new path, then closes the old one', async () => {
     const { switcher, shown, path, events } = setup('mesh');
     const everyone = [participant(SELF), participant('a'), participant('b')];
-    switcher.follow(everyone, at('mesh', 1));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
     const meshA = path('mesh')!.deliver('a');
     const meshB = path('mesh')!.deliver('b');
 
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     const sfu = path('sfu')!;
     expect(sfu.participants).toEqual([SELF, 'a', 'b']);
     expect(path('mesh')!.active).toBe(false);
@@ -168,9 +161,9 @@ describe('topology switcher', () => {
   it('ignores tracks and connection states of a path that does not play that participant', async () => {
     const { switcher, shown, path, events } = setup('mesh');
     const everyone = [participant(SELF), participant('a')];
-    switcher.follow(everyone, at('mesh', 1));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
     const meshA = path('mesh')!.deliver('a');
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     path('sfu')!.deliver('a');
     path('sfu')!.events.onConnectionState('a', 'connecting');
     expect(shown.get('a')).toEqual(meshA);
@@ -182,28 +175,28 @@ describe('topology switcher', () => {
   it('ignores a stale or repeated epoch', async () => {
     const { switcher, opened } = setup('mesh', 5);
     const everyone = [participant(SELF), participant('a')];
-    switcher.follow(everyone, at('sfu', 4));
-    switcher.follow(everyone, at('sfu', 5));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 4 });
+    switcher.follow(everyone, { mode: 'sfu', epoch: 5 });
     expect(switcher.mode).toBe('mesh');
     expect(opened.map((p) => p.mode)).toEqual(['mesh']);
-    switcher.follow(everyone, at('sfu', 6));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 6 });
     expect(switcher.mode).toBe('sfu');
     // A late state of the previous epoch changes nothing.
-    switcher.follow(everyone, at('mesh', 5));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 5 });
     expect(switcher.mode).toBe('sfu');
   });
 
   it('switches back before the first switch ended, keeping the path still in use', async () => {
     const { switcher, shown, path } = setup('mesh');
     const everyone = [participant(SELF), participant('a'), participant('b')];
-    switcher.follow(everyone, at('mesh', 1));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
     const mesh = path('mesh')!;
     const meshA = mesh.deliver('a');
     mesh.deliver('b');
     mesh.arrived.set('a', DECODED);
     mesh.arrived.set('b', DECODED);
 
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     const sfu = path('sfu')!;
     sfu.deliver('a');
     sfu.arrived.set('a', DECODED);
@@ -211,7 +204,7 @@ describe('topology switcher', () => {
     expect(switcher.playedVia('a')).toBe('sfu');
     expect(switcher.playedVia('b')).toBe('mesh');
 
-    switcher.follow(everyone, at('mesh', 3));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 3 });
     expect(mesh.active).toBe(true);
     expect(sfu.active).toBe(false);
     await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 2);
@@ -225,20 +218,23 @@ describe('topology switcher', () => {
 
   it('puts someone who joins during a switch on the new path only, and drops who leaves everywhere', async () => {
     const { switcher, path } = setup('mesh');
-    switcher.follow([participant(SELF), participant('a'), participant('b')], at('mesh', 1));
-    switcher.follow([participant(SELF), participant('a'), participant('b')], at('sfu', 2));
-    switcher.follow([participant(SELF), participant('a'), participant('b'), participant('c')], at('sfu', 2));
+    switcher.follow([participant(SELF), participant('a'), participant('b')], { mode: 'mesh', epoch: 1 });
+    switcher.follow([participant(SELF), participant('a'), participant('b')], { mode: 'sfu', epoch: 2 });
+    switcher.follow([participant(SELF), participant('a'), participant('b'), participant('c')], {
+      mode: 'sfu',
+      epoch: 2,
+    });
     expect(path('sfu')!.participants).toEqual([SELF, 'a', 'b', 'c']);
     expect(path('mesh')!.participants).toEqual([SELF, 'a', 'b']);
     expect(switcher.playedVia('c')).toBe('sfu');
 
-    switcher.follow([participant(SELF), participant('a'), participant('c')], at('sfu', 2));
+    switcher.follow([participant(SELF), participant('a'), participant('c')], { mode: 'sfu', epoch: 2 });
     expect(path('sfu')!.participants).toEqual([SELF, 'a', 'c']);
     expect(path('mesh')!.participants).toEqual([SELF, 'a']);
     expect(switcher.playedVia('b')).toBeUndefined();
 
     // The last one still on mesh leaves: nothing keeps the mesh open.
-    switcher.follow([participant(SELF), participant('c')], at('sfu', 2));
+    switcher.follow([participant(SELF), participant('c')], { mode: 'sfu', epoch: 2 });
     await vi.advanceTimersByTimeAsync(OLD_PATH_LINGER_MS + SWITCH_POLL_MS);
     expect(path('mesh')!.closed).toBe(true);
   });
@@ -246,9 +242,9 @@ describe('topology switcher', () => {
   it('keeps a participant the new path cannot reach on the old one, says so, and swaps when it can', async () => {
     const { switcher, path, stuck } = setup('mesh');
     const everyone = [participant(SELF), participant('a'), participant('b')];
-    switcher.follow(everyone, at('mesh', 1));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
     const mesh = path('mesh')!;
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     const sfu = path('sfu')!;
     sfu.arrived.set('a', DECODED);
 
@@ -274,8 +270,8 @@ describe('topology switcher', () => {
   it('routes signals from the SFU to the SFU path and the others to the mesh', async () => {
     const { switcher, path } = setup('mesh');
     const everyone = [participant(SELF), participant('a')];
-    switcher.follow(everyone, at('mesh', 1));
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     const offer: Signal = { description: { type: 'offer', sdp: 'v=0' } };
     switcher.receiveSignal('sfu', offer);
     switcher.receiveSignal('a', offer);
@@ -293,11 +289,11 @@ describe('topology switcher', () => {
 
   it('sends local tracks on every open path and opens new paths with them', async () => {
     const { switcher, path } = setup('mesh');
-    switcher.follow([participant(SELF)], at('mesh', 1));
+    switcher.follow([participant(SELF)], { mode: 'mesh', epoch: 1 });
     const camera = track('camera');
     await switcher.setLocalTrack('video', camera);
     expect(path('mesh')!.local.video).toBe(camera);
-    switcher.follow([participant(SELF)], at('sfu', 2));
+    switcher.follow([participant(SELF)], { mode: 'sfu', epoch: 2 });
     expect(path('sfu')!.local).toEqual({ audio: track('mic'), video: camera, screen: null });
     await switcher.setLocalTrack('screen', track('screen'));
     expect(path('sfu')!.local.screen).toEqual(track('screen'));
@@ -307,8 +303,8 @@ describe('topology switcher', () => {
   it('reports stats from the path each participant is played from, and closes everything', async () => {
     const { switcher, path, events } = setup('mesh');
     const everyone = [participant(SELF), participant('a'), participant('b')];
-    switcher.follow(everyone, at('mesh', 1));
-    switcher.follow(everyone, at('sfu', 2));
+    switcher.follow(everyone, { mode: 'mesh', epoch: 1 });
+    switcher.follow(everyone, { mode: 'sfu', epoch: 2 });
     path('sfu')!.arrived.set('a', DECODED);
     await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 2);
     const stats = await switcher.stats();
@@ -318,61 +314,5 @@ describe('topology switcher', () => {
     switcher.close();
     expect(path('sfu')!.closed && path('mesh')!.closed).toBe(true);
     expect(events.onPathClosed).toHaveBeenCalledTimes(2);
-  });
-});
-
-describe('standby on the SFU', () => {
-  beforeEach(() => vi.useFakeTimers());
-  afterEach(() => vi.useRealTimers());
-
-  it('keeps an SFU path on standby while the call is at the limit; the switch only takes it off', async () => {
-    const { switcher, opened, shown, path } = setup('mesh', 1, true);
-    const everyone = [participant(SELF), participant('a')];
-    switcher.follow(everyone, at('mesh', 1, true));
-    expect(opened.map((p) => [p.mode, p.standby])).toEqual([
-      ['mesh', false],
-      ['sfu', true],
-    ]);
-    const meshA = path('mesh')!.deliver('a');
-    // What the standby path receives is not played.
-    const sfu = path('sfu')!;
-    const sfuA = sfu.deliver('a');
-    expect(shown.get('a')).toEqual(meshA);
-
-    switcher.follow([...everyone, participant('b')], at('sfu', 2));
-    expect(opened).toHaveLength(2);
-    expect(sfu.standby).toBe(false);
-    expect(sfu.participants).toEqual([SELF, 'a', 'b']);
-    sfu.arrived.set('a', DECODED);
-    await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 2);
-    expect(shown.get('a')).toEqual({ ...sfuA, screen: null });
-  });
-
-  it('puts the SFU path back on standby after a switch to mesh at the limit, instead of closing it', async () => {
-    const { switcher, opened, path } = setup('sfu', 2);
-    const everyone = [participant(SELF), participant('a')];
-    switcher.follow(everyone, at('sfu', 2));
-    switcher.follow(everyone, at('mesh', 3, true));
-    expect(opened.map((p) => p.mode)).toEqual(['sfu', 'mesh']);
-    const sfu = path('sfu')!;
-    expect(sfu.standby).toBe(false);
-    path('mesh')!.arrived.set('a', DECODED);
-    await vi.advanceTimersByTimeAsync(SWITCH_POLL_MS * 2);
-    // Still sending while the others may not have swapped to our mesh tracks.
-    expect(sfu.standby).toBe(false);
-    await vi.advanceTimersByTimeAsync(OLD_PATH_LINGER_MS);
-    expect(sfu.standby).toBe(true);
-    expect(sfu.active).toBe(true);
-    expect(sfu.closed).toBe(false);
-    expect(switcher.openModes()).toEqual(['sfu', 'mesh']);
-  });
-
-  it('closes the standby path once the call is below the limit', () => {
-    const { switcher, path, events } = setup('mesh', 1, true);
-    switcher.follow([participant(SELF), participant('a')], at('mesh', 1, true));
-    switcher.follow([participant(SELF)], at('mesh', 1, false));
-    expect(path('sfu')!.closed).toBe(true);
-    expect(events.onPathClosed).toHaveBeenCalledWith('sfu');
-    expect(switcher.openModes()).toEqual(['mesh']);
   });
 });

@@ -16,11 +16,6 @@
 // - Someone joining during a switch is only on the new path; someone leaving
 //   is dropped everywhere. A switch back before the first one ended reuses
 //   the path that is still open.
-// - While a mesh call is at the mesh limit (`topology.standby`), the SFU path
-//   is kept open on standby: connected, its subscriptions negotiated, sending
-//   nothing. The switch that the next join brings then only starts sending
-//   on it. Back on mesh at the limit, the SFU path returns to standby where
-//   it would have been closed.
 
 import type { CallParticipant, Signal, Topology, TopologyMode } from '../proto';
 import {
@@ -55,8 +50,8 @@ export interface SwitcherOptions {
   selfId: string;
   topology: Topology;
   local: LocalTracks;
-  /** Opens the media path of a mode; `standby` only for the SFU's. */
-  open(mode: Mode, local: LocalTracks, events: MediaPathEvents, standby: boolean): MediaPath;
+  /** Opens the media path of a mode. */
+  open(mode: Mode, local: LocalTracks, events: MediaPathEvents): MediaPath;
   events: SwitcherEvents;
 }
 
@@ -68,8 +63,6 @@ interface OpenPath {
   tracks: Map<string, Tracks>;
   /** Remote participants it connects to. */
   members: Set<string>;
-  /** Held ready for a switch, sending nothing (the SFU path only). */
-  standby: boolean;
 }
 
 /** Whether what arrived is enough to play a participant from a path. */
@@ -82,8 +75,6 @@ export function isReady(media: CallParticipant['media'] | undefined, received: R
 export class TopologySwitcher {
   private target: Mode;
   private epoch: number;
-  /** Whether the call keeps an SFU connection ready while on mesh. */
-  private standby: boolean;
   private readonly paths = new Map<Mode, OpenPath>();
   /** The path each remote participant is played from. */
   private readonly via = new Map<string, Mode>();
@@ -99,10 +90,8 @@ export class TopologySwitcher {
   constructor(private readonly options: SwitcherOptions) {
     this.target = options.topology.mode;
     this.epoch = options.topology.epoch;
-    this.standby = options.topology.standby;
     this.local = { ...options.local };
     this.open(this.target);
-    this.followStandby();
   }
 
   /** The mode the call uses now (the switch to it may still be going on). */
@@ -128,8 +117,6 @@ export class TopologySwitcher {
       this.epoch = topology.epoch;
       if (topology.mode !== this.target) this.switchTo(topology.mode);
     }
-    this.standby = topology.standby;
-    this.followStandby();
     const ids = participants.map((participant) => participant.participant_id);
     const remote = ids.filter((id) => id !== this.options.selfId);
     for (const id of [...this.via.keys()]) {
@@ -138,7 +125,7 @@ export class TopologySwitcher {
     // Newcomers are played from the path of the current mode only.
     for (const id of remote) if (!this.via.has(id)) this.via.set(id, this.target);
     for (const [mode, open] of this.paths) {
-      if (mode === this.target || open.standby) open.members = new Set(remote);
+      if (mode === this.target) open.members = new Set(remote);
       else open.members = new Set(remote.filter((id) => open.members.has(id)));
       open.path.setParticipants([this.options.selfId, ...open.members]);
     }
@@ -192,27 +179,12 @@ export class TopologySwitcher {
     this.lingerTimer = undefined;
     this.paths.get(previous)?.path.setActive?.(false);
     const existing = this.paths.get(mode);
-    if (existing) {
-      existing.path.setActive?.(true);
-      if (existing.standby) {
-        existing.standby = false;
-        existing.path.setStandby?.(false);
-      }
-    } else this.open(mode);
+    if (existing) existing.path.setActive?.(true);
+    else this.open(mode);
   }
 
-  /** Opens the SFU path on standby when the call wants one, and closes a
-   * standby path the call no longer wants. A path the call just left is
-   * dealt with when its linger ends. */
-  private followStandby(): void {
-    if (this.target !== 'mesh') return;
-    const sfu = this.paths.get('sfu');
-    if (this.standby && !sfu) this.open('sfu', true);
-    else if (!this.standby && sfu?.standby) this.closePath('sfu');
-  }
-
-  private open(mode: Mode, standby = false): void {
-    const open: OpenPath = { path: undefined as unknown as MediaPath, tracks: new Map(), members: new Set(), standby };
+  private open(mode: Mode): void {
+    const open: OpenPath = { path: undefined as unknown as MediaPath, tracks: new Map(), members: new Set() };
     this.paths.set(mode, open);
     const events = this.options.events;
     open.path = this.options.open(mode, { ...this.local }, {
@@ -232,7 +204,7 @@ export class TopologySwitcher {
         if (this.paths.get(mode) === open) events.sendSignal(to, signal);
       },
       onSfuConnection: () => events.onSfuConnection?.(),
-    }, standby);
+    });
   }
 
   private closePath(mode: Mode): void {
@@ -260,13 +232,7 @@ export class TopologySwitcher {
     return [...this.via].filter(([, mode]) => mode !== this.target).map(([id]) => id);
   }
 
-  /** Paths of another mode than the call's that are still in use. */
-  private leftOver(): Mode[] {
-    return [...this.paths].filter(([mode, open]) => mode !== this.target && !open.standby).map(([mode]) => mode);
-  }
-
-  /** Polls while someone is behind; once nobody is, closes the old path (or
-   * puts the SFU's on standby). */
+  /** Polls while someone is behind; closes the old path once nobody is. */
   private schedule(): void {
     if (this.closed || this.polling || this.pollTimer !== undefined) return;
     if (this.behind().length > 0) {
@@ -274,19 +240,11 @@ export class TopologySwitcher {
         this.pollTimer = undefined;
         void this.poll();
       }, this.gaveUp ? STUCK_POLL_MS : SWITCH_POLL_MS);
-    } else if (this.leftOver().length > 0 && this.lingerTimer === undefined) {
+    } else if (this.paths.size > 1 && this.lingerTimer === undefined) {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined;
         if (this.closed || this.behind().length > 0) return;
-        for (const mode of this.leftOver()) {
-          const open = this.paths.get(mode);
-          if (open && mode === 'sfu' && this.standby) {
-            // Kept ready for the next switch, so repaired if it breaks.
-            open.standby = true;
-            open.path.setStandby?.(true);
-            open.path.setActive?.(true);
-          } else this.closePath(mode);
-        }
+        for (const mode of [...this.paths.keys()]) if (mode !== this.target) this.closePath(mode);
       }, OLD_PATH_LINGER_MS);
     }
   }
@@ -311,7 +269,7 @@ export class TopologySwitcher {
         this.options.events.onStuck(still, target);
         // The old path keeps only those it still carries.
         for (const [mode, old] of this.paths) {
-          if (mode === target || old.standby) continue;
+          if (mode === target) continue;
           old.members = new Set(still.filter((id) => this.via.get(id) === mode));
           old.path.setParticipants([this.options.selfId, ...old.members]);
         }

@@ -273,14 +273,7 @@ export type MediaState = { audio: boolean, video: boolean, screen: boolean, };
 
 export type TopologyMode = "mesh" | "sfu";
 
-export type Topology = { mode: TopologyMode, epoch: number, 
-/**
- * A mesh call at the mesh limit: its participants are joined to the SFU
- * as well and keep a connection to it that sends nothing, so that the
- * join that takes the call past the limit switches it by starting to
- * send there. Changes without a new epoch; always false on the SFU.
- */
-standby: boolean, };
+export type Topology = { mode: TopologyMode, epoch: number, };
 
 export type CallParticipant = { participant_id: string, user_id: number, username: string, media: MediaState, joined_at: number, };
 

@@ -6,7 +6,7 @@ function state(revision: number, usernames: string[], roomId = 3): CallState {
   return {
     room_id: roomId,
     revision,
-    topology: { mode: 'mesh', epoch: 1, standby: false },
+    topology: { mode: 'mesh', epoch: 1 },
     participants: usernames.map((username, index) => ({
       participant_id: `p-${username}`,
       user_id: index + 1,
