@@ -50,6 +50,12 @@ impl SystemFigures {
         let rounded = (value * 1000.0).round() / 1000.0;
         self.figures.insert(key.to_owned(), Value::from(rounded));
     }
+
+    /// A figure of every run or round, in the order they ran, to the unit.
+    pub fn set_each(&mut self, key: &str, values: impl IntoIterator<Item = f64>) {
+        let rounded: Vec<f64> = values.into_iter().map(f64::round).collect();
+        self.figures.insert(key.to_owned(), Value::from(rounded));
+    }
 }
 
 impl Machine {

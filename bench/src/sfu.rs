@@ -50,6 +50,11 @@ pub struct Params {
     /// simulcast layers to settle.
     #[arg(long, default_value_t = 5)]
     warmup: u64,
+    /// Rounds, each measuring Mesh and then Janus; each system is reported
+    /// by its median round, so that one slow moment of this shared machine
+    /// does not decide the comparison.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Measure Mesh only.
     #[arg(long)]
     skip_janus: bool,
@@ -67,6 +72,7 @@ impl Params {
             self.subscribers = 2;
             self.seconds = 3;
             self.warmup = 0;
+            self.rounds = 1;
         }
         self
     }
@@ -106,8 +112,8 @@ struct Measurement {
 
 pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Result<Report> {
     let params = params.effective();
-    if params.rooms == 0 || params.publishers == 0 || params.seconds == 0 {
-        bail!("need at least one room, one publisher and one second of load");
+    if params.rooms == 0 || params.publishers == 0 || params.seconds == 0 || params.rounds == 0 {
+        bail!("need at least one room, one publisher, one second of load and one round");
     }
     let mut report = Report::new("sfu", serde_json::to_value(&params)?);
     report.notes.push(pin_generator());
@@ -119,18 +125,7 @@ pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Resul
         );
     }
 
-    let mesh = run_mesh(mesh, &params).await?;
-    report.systems.push(figures("mesh", &mesh));
-    report.notes.push(format!(
-        "mesh: datagrams from the SFU's counters at /metrics; the generator read {:.1} % of those it sent",
-        100.0 * mesh.generator_received / mesh.server.packets_out.max(1.0)
-    ));
-    report.target(
-        format!("≥ {FORWARDED_TARGET} forwarded packets per server CPU-second"),
-        forwarded_per_cpu_s(&mesh) >= FORWARDED_TARGET,
-    );
-
-    let janus = if params.skip_janus {
+    let mut janus = if params.skip_janus {
         Err("skipped (--skip-janus)".to_owned())
     } else if !janus::installed() {
         Err("not installed (Debian package janus); Mesh measured alone".to_owned())
@@ -140,13 +135,39 @@ pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Resul
              machine's real addresses, as it never gathers candidates on loopback"
         ))
     } else {
-        run_janus(&params)
-            .await
-            .map_err(|err| format!("could not be measured: {err:#}"))
+        Ok(Vec::with_capacity(params.rounds))
     };
-    match janus {
-        Ok(janus) => {
-            report.systems.push(figures("janus", &janus));
+    let mut mesh_rounds = Vec::with_capacity(params.rounds);
+    for _ in 0..params.rounds {
+        mesh_rounds.push(run_mesh(mesh, &params).await?);
+        if let Ok(rounds) = &mut janus {
+            match run_janus(&params).await {
+                Ok(measured) => rounds.push(measured),
+                Err(err) => janus = Err(format!("could not be measured: {err:#}")),
+            }
+        }
+    }
+    if params.rounds > 1 {
+        report.notes.push(format!(
+            "{} rounds, Mesh then Janus in each; every system's figures are those of its median \
+             round by forwarded packets per CPU-second, `_each` lists every round's",
+            params.rounds
+        ));
+    }
+    let (mesh, mesh_each) = median_round(mesh_rounds);
+    report.systems.push(figures("mesh", &mesh, mesh_each));
+    report.notes.push(format!(
+        "mesh: datagrams from the SFU's counters at /metrics; the generator read {:.1} % of those it sent",
+        100.0 * mesh.generator_received / mesh.server.packets_out.max(1.0)
+    ));
+    report.target(
+        format!("≥ {FORWARDED_TARGET} forwarded packets per server CPU-second"),
+        forwarded_per_cpu_s(&mesh) >= FORWARDED_TARGET,
+    );
+
+    match janus.map(median_round) {
+        Ok((janus, janus_each)) => {
+            report.systems.push(figures("janus", &janus, janus_each));
             let mut ratio = SystemFigures::new("mesh/janus");
             ratio.set(
                 "forwarded_pkts_per_cpu_s",
@@ -181,10 +202,22 @@ fn forwarded_per_cpu_s(measurement: &Measurement) -> f64 {
     measurement.server.packets_out / measurement.cpu_s.max(f64::EPSILON)
 }
 
-fn figures(name: &'static str, m: &Measurement) -> SystemFigures {
+/// The round in the middle by forwarded packets per CPU-second (the higher
+/// of the two middle ones of an even number), with every round's figure in
+/// the order they ran.
+fn median_round(mut rounds: Vec<Measurement>) -> (Measurement, Vec<f64>) {
+    let each = rounds.iter().map(forwarded_per_cpu_s).collect();
+    rounds.sort_by(|a, b| forwarded_per_cpu_s(a).total_cmp(&forwarded_per_cpu_s(b)));
+    let middle = rounds.swap_remove(rounds.len() / 2);
+    (middle, each)
+}
+
+/// A system's figures from its median round `m`, and the headline of each round.
+fn figures(name: &'static str, m: &Measurement, each: Vec<f64>) -> SystemFigures {
     let per_s = |value: f64| value / m.seconds;
     let mut figures = SystemFigures::new(name);
     figures.set("forwarded_pkts_per_cpu_s", forwarded_per_cpu_s(m));
+    figures.set_each("forwarded_pkts_per_cpu_s_each", each);
     figures.set("pkts_in_per_s", per_s(m.server.packets_in));
     figures.set("pkts_out_per_s", per_s(m.server.packets_out));
     figures.set("bytes_in_per_s", per_s(m.server.bytes_in));

@@ -113,11 +113,7 @@ pub fn figures(name: &'static str, bytes: u64, transfers: &[Transfer]) -> System
     system.set("mib_per_s_best", mib / seconds[0]);
     system.set("mib_per_s_worst", mib / seconds[seconds.len() - 1]);
     // In run order: on a shared machine one slow run says more than a median.
-    let each: Vec<f64> = transfers
-        .iter()
-        .map(|t| (mib / t.seconds).round())
-        .collect();
-    system.figures.insert("mib_per_s_each".into(), each.into());
+    system.set_each("mib_per_s_each", transfers.iter().map(|t| mib / t.seconds));
     let cpu: f64 = transfers.iter().map(|t| t.cpu_s).sum::<f64>() / transfers.len() as f64;
     system.set("cpu_s_per_gib", cpu / (mib / 1024.0));
     system
