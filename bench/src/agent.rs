@@ -182,53 +182,35 @@ async fn measure(
     std::fs::create_dir_all(&scp_dest)?;
     std::fs::create_dir_all(&wormhole_dest)?;
 
-    // Every timed transfer comes right after an untimed one of the same
-    // system. This VM's balloon driver hands every free page back to the
-    // host at once (virtio free page reporting), after which the guest's next
-    // write to it costs a fault in the host: writing a GiB into the page
-    // cache took the receiving agent 2.4 CPU-s more (in the kernel's
-    // `copy_folio_from_iter_atomic`) when the pages were not those of a file
-    // deleted moments before, so whichever system went first after a pause
-    // paid for all. A desktop has no such cost; the untimed transfer leaves
-    // each timed one the pages of the file it has just deleted.
     let mut mesh_transfers = Vec::with_capacity(params.runs);
     for run in 0..params.runs {
-        for timed in [false, true] {
+        let transfer = after_a_warm_up(async |_| {
             let transfer =
                 send_with_mesh(&sender, &receiver, server, &file, bytes, &params.congestion)
                     .await?;
             check_and_remove(&inbox.join("payload.bin"), &sent)?;
-            if timed {
-                mesh_transfers.push(transfer);
-            }
-        }
+            Ok(transfer)
+        })
+        .await?;
+        mesh_transfers.push(transfer);
         if let Ok(sshd) = &sshd {
             for (peer, cipher) in scp_peers.iter_mut().filter(|(p, _)| p.failed.is_none()) {
-                let result = async {
-                    let mut timed = None;
-                    for _ in 0..2 {
-                        let (received, transfer) = sshd.copy(&file, &scp_dest, *cipher).await?;
-                        check_and_remove(&received, &sent)?;
-                        timed = Some(transfer);
-                    }
-                    timed.context("no transfer")
-                };
+                let result = after_a_warm_up(async |_| {
+                    let (received, transfer) = sshd.copy(&file, &scp_dest, *cipher).await?;
+                    check_and_remove(&received, &sent)?;
+                    Ok(transfer)
+                });
                 peer.record(result.await);
             }
         }
         if let (Ok(wormhole), None) = (&mut wormhole, &wormhole_peer.failed) {
-            let result = async {
-                let mut timed = None;
-                for attempt in 0..2 {
-                    // A nameplate of its own for each transfer.
-                    let code = format!("{}-mesh-bench", 2 * run + attempt + 1);
-                    let (received, transfer) =
-                        wormhole.transfer(&file, &wormhole_dest, &code).await?;
-                    check_and_remove(&received, &sent)?;
-                    timed = Some(transfer);
-                }
-                timed.context("no transfer")
-            };
+            let result = after_a_warm_up(async |attempt| {
+                // A nameplate of its own for each transfer.
+                let code = format!("{}-mesh-bench", 2 * run + attempt + 1);
+                let (received, transfer) = wormhole.transfer(&file, &wormhole_dest, &code).await?;
+                check_and_remove(&received, &sent)?;
+                Ok(transfer)
+            });
             wormhole_peer.record(result.await);
         }
     }
@@ -283,6 +265,22 @@ async fn measure(
         .notes
         .extend(notes(network, wormhole_measured.then_some(direct)));
     Ok(())
+}
+
+/// Runs a transfer twice (`transfer(0)`, `transfer(1)`) and keeps the
+/// second's figures. This VM's balloon driver hands every free page back to
+/// the host at once (virtio free page reporting), after which the guest's
+/// next write to it costs a fault in the host: writing a GiB into the page
+/// cache took the receiving agent 2.4 CPU-s more (in the kernel's
+/// `copy_folio_from_iter_atomic`) when the pages were not those of a file
+/// deleted moments before, so whichever system went first after a pause paid
+/// for all. A desktop has no such cost; the untimed transfer leaves the timed
+/// one the pages of the file it has just deleted.
+async fn after_a_warm_up(
+    mut transfer: impl AsyncFnMut(usize) -> anyhow::Result<Transfer>,
+) -> anyhow::Result<Transfer> {
+    transfer(0).await?;
+    transfer(1).await
 }
 
 /// One `mesh-agent send`, timed until it exits: by then the receiver has

@@ -220,13 +220,10 @@ impl Sfu {
         let deadline = self
             .participants
             .values()
-            .flat_map(|p| {
-                [
-                    Some(p.timeout()),
-                    p.deferred_keyframe().map(|(due, ..)| due),
-                ]
+            .map(|p| match p.deferred_keyframe() {
+                Some((due, ..)) => due.min(p.timeout()),
+                None => p.timeout(),
             })
-            .flatten()
             .fold(self.next_housekeeping, Instant::min);
         Output::Timeout(deadline)
     }

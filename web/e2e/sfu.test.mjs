@@ -1,12 +1,13 @@
 // Calls on the SFU (the room's owner sets `call_topology: "sfu"`): a
 // participant whose browser may not use UDP at all still gets media, over
 // ICE-TCP, and the SFU's active speaker is highlighted; a shared screen
-// reaches the others; six participants each receive the five others. Tina runs in a Chromium of her own, which may only
-// use TCP and whose fake microphone plays a steady tone — Chromium's default
-// fake microphone beeps for a few milliseconds twice a second, never long
-// enough to count as speech. The others share one Chromium. The fake cameras
-// send 320x180 at 15 fps so that six browsers fit on two cores. The tests
-// share one call and run in order.
+// reaches the others; six participants each receive the five others. Tina
+// runs in a Chromium of her own, which may only use TCP and whose fake
+// microphone plays a steady tone — Chromium's default fake microphone beeps
+// for a few milliseconds twice a second, never long enough to count as
+// speech. The others share one Chromium. The fake cameras send 320x180 at
+// 15 fps so that six browsers fit on two cores. The tests share one call and
+// run in order.
 
 import assert from 'node:assert/strict';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
