@@ -7,10 +7,13 @@
 //
 // - join to first frame: from a newcomer's click on "Join now" to the first
 //   frame of a remote camera its page presents, per mode;
-// - the longest freeze of each switch: the longest interval between two
-//   frames presented by any remote camera's <video> on any page in the call,
-//   from just before the step that causes the switch until the switch has
-//   settled (media.mjs, `longestGaps`).
+// - the longest freeze of each switch: the longest time any remote camera's
+//   tile on any page in the call showed no new frame, from just before the
+//   step that causes the switch until the switch has settled (media.mjs,
+//   `videoGaps`);
+// - the longest page stall of each switch: the same, counted between the
+//   page's frame callbacks, which also stop while its main thread is busy
+//   even though the videos keep playing.
 //
 // Used by the end-to-end test (growth.test.mjs) and by `mesh-bench switch`.
 
@@ -19,11 +22,11 @@ import {
   expectDecodingVideos,
   expectOnMesh,
   expectOnSfu,
-  longestGaps,
   pageNow,
   recordCalls,
   recordVideoFrames,
   useSmallCamera,
+  videoGaps,
 } from './media.mjs';
 
 /** Frames keep being measured this long after a switch has completed. */
@@ -77,18 +80,23 @@ async function settle(inCall, meshLimit) {
   );
 }
 
-/** The longest gap of any remote camera on any of `measured` ([person, since]). */
-async function longestGap(measured) {
-  let longest = 0;
+/** The longest freeze and page stall (media.mjs, `videoGaps`) of any remote
+ * camera on any of `measured` ([person, since]). */
+async function longestGaps(measured) {
+  let [frozen, stalled] = [0, 0];
   const lines = [];
   for (const [{ name, page }, since] of measured) {
-    for (const [id, { longest: gap, at, frames }] of Object.entries(await longestGaps(page, since))) {
-      if (frames === 0) throw new Error(`${name} presented no frame of participant ${id} during the switch`);
-      lines.push(`${name} ← ${id}: ${gap} ms from +${at} ms, over ${frames} frames`);
-      longest = Math.max(longest, gap);
+    for (const [id, gaps] of Object.entries(await videoGaps(page, since))) {
+      if (gaps.frozen.frames === 0) throw new Error(`${name} was shown no frame of participant ${id} during the switch`);
+      lines.push(
+        `${name} ← ${id}: frozen ${gaps.frozen.longest} ms from +${gaps.frozen.at} ms (${gaps.frozen.frames} frames); ` +
+          `page stalled ${gaps.stalled.longest} ms from +${gaps.stalled.at} ms`,
+      );
+      frozen = Math.max(frozen, gaps.frozen.longest);
+      stalled = Math.max(stalled, gaps.stalled.longest);
     }
   }
-  return { longest, lines };
+  return { frozen, stalled, lines };
 }
 
 /**
@@ -98,7 +106,14 @@ async function longestGap(measured) {
  * step.
  */
 export async function growAndShrink(people, { meshLimit, hysteresisS, say = () => {} }) {
-  const figures = { first_frame_ms_mesh: [], first_frame_ms_sfu: [], switch_gap_ms_to_sfu: [], switch_gap_ms_to_mesh: [] };
+  const figures = {
+    first_frame_ms_mesh: [],
+    first_frame_ms_sfu: [],
+    switch_gap_ms_to_sfu: [],
+    switch_gap_ms_to_mesh: [],
+    page_stall_ms_to_sfu: [],
+    page_stall_ms_to_mesh: [],
+  };
   const log = {
     lines: [],
     push(...lines) {
@@ -120,9 +135,10 @@ export async function growAndShrink(people, { meshLimit, hysteresisS, say = () =
     log.push(`${person.name} joined (${inCall.length} in the call, ${mode}): first remote frame after ${firstFrame} ms`);
     if (switching) {
       await sleep(AFTER_SWITCH_MS);
-      const { longest, lines } = await longestGap(inCall.slice(0, -1).map((other, index) => [other, since[index]]));
-      figures.switch_gap_ms_to_sfu.push(longest);
-      log.push(`switch mesh→sfu: longest gap ${longest} ms`, ...lines.map((line) => `  ${line}`));
+      const { frozen, stalled, lines } = await longestGaps(inCall.slice(0, -1).map((other, index) => [other, since[index]]));
+      figures.switch_gap_ms_to_sfu.push(frozen);
+      figures.page_stall_ms_to_sfu.push(stalled);
+      log.push(`switch mesh→sfu: longest freeze ${frozen} ms, page stall ${stalled} ms`, ...lines.map((line) => `  ${line}`));
     }
   }
   while (inCall.length > 2) {
@@ -136,9 +152,10 @@ export async function growAndShrink(people, { meshLimit, hysteresisS, say = () =
     log.push(`${leaving.name} left (${inCall.length} in the call)`);
     if (switching) {
       await sleep(AFTER_SWITCH_MS);
-      const { longest, lines } = await longestGap(inCall.map((other, index) => [other, since[index]]));
-      figures.switch_gap_ms_to_mesh.push(longest);
-      log.push(`switch sfu→mesh: longest gap ${longest} ms`, ...lines.map((line) => `  ${line}`));
+      const { frozen, stalled, lines } = await longestGaps(inCall.map((other, index) => [other, since[index]]));
+      figures.switch_gap_ms_to_mesh.push(frozen);
+      figures.page_stall_ms_to_mesh.push(stalled);
+      log.push(`switch sfu→mesh: longest freeze ${frozen} ms, page stall ${stalled} ms`, ...lines.map((line) => `  ${line}`));
     }
   }
   return { figures, log: log.lines };

@@ -158,8 +158,9 @@ export async function expectDecodingVideos(page, count, timeout = 20_000) {
 }
 
 /** Runs in the page before the app: notes when each remote participant's
- * video element presents a frame (requestVideoFrameCallback), keyed by the
- * tile's participant id, whichever <video> element the tile uses. */
+ * video element presents a frame to the page (requestVideoFrameCallback),
+ * keyed by the tile's participant id, whichever <video> element the tile
+ * uses. The callback runs on the page's main thread, in its rendering steps. */
 function recordFrames() {
   const frames = {};
   window.__frames = frames;
@@ -184,8 +185,86 @@ function recordFrames() {
   });
 }
 
+/** Runs in the page before the app: notes when each remote camera track
+ * delivers a frame, and which track each remote participant's tile shows
+ * from when.
+ *
+ * A busy page's main thread can stall for hundreds of milliseconds while its
+ * videos keep playing: Chromium composites video frames off the main thread,
+ * so requestVideoFrameCallback (recordFrames) misses frames the person sees.
+ * The frames are timed in a worker instead, from a MediaStreamTrackProcessor
+ * on a clone of each remote camera track. Which element a tile shows is
+ * the DOM's business, so that is timed on the main thread. */
+function recordShownFrames() {
+  const delivered = {};
+  const shown = {};
+  window.__delivered = delivered;
+  window.__shown = shown;
+  // Served by the test (recordVideoFrames): the app's CSP admits only
+  // same-origin scripts.
+  const worker = new Worker('/__frame-timer.js');
+  worker.onmessage = ({ data: { track, at } }) => (delivered[track] ??= []).push(at - performance.timeOrigin);
+  // By track object: a mesh connection made again receives a camera as a new
+  // track with the old one's id.
+  const keys = new WeakMap();
+  let timed = 0;
+  const time = (track) => {
+    if (keys.has(track)) return;
+    const key = ++timed;
+    keys.set(track, key);
+    const { readable } = new MediaStreamTrackProcessor({ track: track.clone() });
+    worker.postMessage({ track: key, readable }, [readable]);
+  };
+  const remoteCameraTile = (video) => {
+    const tile = video.closest('figure[data-participant]');
+    return tile && !tile.classList.contains('tile-screen') && !video.classList.contains('mirrored') ? tile : null;
+  };
+  const look = () => {
+    const now = performance.now();
+    for (const video of document.querySelectorAll('figure[data-participant] video:not([data-standby])')) {
+      const tile = remoteCameraTile(video);
+      if (!tile) continue;
+      const track = keys.get(video.srcObject?.getVideoTracks()[0]) ?? null;
+      const history = (shown[tile.dataset.participant] ??= []);
+      if (history.at(-1)?.track !== track) history.push({ from: now, track });
+    }
+  };
+  const srcObject = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
+  Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
+    ...srcObject,
+    set(stream) {
+      srcObject.set.call(this, stream);
+      const track = stream?.getVideoTracks()[0];
+      if (track && this instanceof HTMLVideoElement && remoteCameraTile(this)) time(track);
+      look();
+    },
+  });
+  new MutationObserver(look).observe(document, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ['data-standby'],
+  });
+}
+
+/** The worker of recordShownFrames: times each frame of the tracks it is
+ * given, on its own thread. */
+const FRAME_TIMER = `onmessage = async ({ data: { track, readable } }) => {
+  const reader = readable.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    value.close();
+    postMessage({ track, at: performance.timeOrigin + performance.now() });
+  }
+};`;
+
 export async function recordVideoFrames(page) {
+  await page.context().route('**/__frame-timer.js', (route) =>
+    route.fulfill({ contentType: 'text/javascript', body: FRAME_TIMER }),
+  );
   await page.addInitScript(recordFrames);
+  await page.addInitScript(recordShownFrames);
 }
 
 /** The page's clock, to mark the start of a measurement. */
@@ -193,28 +272,44 @@ export function pageNow(page) {
   return page.evaluate(() => performance.now());
 }
 
-/** Per remote participant shown on the page, the longest time between two
- * presented frames since `since` (page clock), counting up to now, so a
- * video that stopped shows as one long gap. A tile that appeared after
- * `since` counts from its first frame. `at` is when the longest gap began,
- * in ms after `since`. */
-export function longestGaps(page, since) {
+/**
+ * Per remote participant shown on the page, since `since` (page clock) and
+ * counting up to now, so a video that stopped shows as one long gap; a tile
+ * that appeared after `since` counts from its first frame. Each is
+ * `{ longest, at, frames }`, `at` being when the longest gap began, in ms
+ * after `since`:
+ *
+ * - `frozen`: the longest time the tile showed no new frame, as the person
+ *   sees it — the frames of the track the tile showed at each moment, and
+ *   the moment it changed to a track that already had a frame (the handover
+ *   shows that frame at once);
+ * - `stalled`: the longest time between two of the page's frame callbacks
+ *   for the tile, which also counts its main thread not running.
+ */
+export function videoGaps(page, since) {
   return page.evaluate((since) => {
     const now = performance.now();
-    const gaps = {};
-    for (const [id, times] of Object.entries(window.__frames)) {
-      const shown = document.querySelector(`figure[data-participant="${id}"]`);
-      if (!shown) continue;
-      const sorted = [...times].sort((a, b) => a - b);
+    const longestGap = (events) => {
+      const sorted = [...events].sort((a, b) => a - b);
       const before = sorted.filter((time) => time < since).at(-1);
-      const during = sorted.filter((time) => time >= since);
+      const during = sorted.filter((time) => time >= since && time <= now);
       const series = [...(before === undefined ? [] : [before]), ...during, now];
-      let longest = 0;
-      let at = 0;
+      let [longest, at] = [0, 0];
       for (let i = 1; i < series.length; i++) {
         if (series[i] - series[i - 1] > longest) [longest, at] = [series[i] - series[i - 1], series[i - 1] - since];
       }
-      gaps[id] = { longest: Math.round(longest), at: Math.round(at), frames: during.length };
+      return { longest: Math.round(longest), at: Math.round(at), frames: during.length };
+    };
+    const gaps = {};
+    for (const [id, history] of Object.entries(window.__shown)) {
+      if (!document.querySelector(`figure[data-participant="${id}"]`)) continue;
+      const shownFrames = history.flatMap(({ from, track }, index) => {
+        const until = history[index + 1]?.from ?? Infinity;
+        const frames = window.__delivered[track] ?? [];
+        const handover = frames.some((time) => time <= from) ? [from] : [];
+        return [...handover, ...frames.filter((time) => time > from && time < until)];
+      });
+      gaps[id] = { frozen: longestGap(shownFrames), stalled: longestGap(window.__frames[id] ?? []) };
     }
     return gaps;
   }, since);
