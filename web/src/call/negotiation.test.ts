@@ -119,6 +119,19 @@ describe('PerfectNegotiation', () => {
     expect(errors).toEqual([]);
   });
 
+  it('offers when asked, without waiting for negotiationneeded', async () => {
+    const { impolite, polite, a, errors, sent, settled } = pair();
+    await a.offer();
+    await settled();
+    expect(sent.map(({ from, signal }) => [from, 'description' in signal && signal.description.type])).toEqual([
+      ['a', 'offer'],
+      ['b', 'answer'],
+    ]);
+    expect(impolite.signalingState).toBe('stable');
+    expect(polite.signalingState).toBe('stable');
+    expect(errors).toEqual([]);
+  });
+
   it('resolves glare: the impolite side ignores, the polite side rolls back and answers', async () => {
     const { impolite, polite, errors, settled } = pair();
     impolite.needsNegotiation();

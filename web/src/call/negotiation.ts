@@ -75,7 +75,10 @@ export class PerfectNegotiation {
     this.peer.removeEventListener('iceconnectionstatechange', this.onIceState);
   }
 
-  private readonly onNegotiationNeeded = async () => {
+  /** Makes an offer now. A new connection whose transceivers are all in
+   * place need not wait for `negotiationneeded`: that event is a task of its
+   * own, which a page busy drawing the call it just joined runs late. */
+  async offer(): Promise<void> {
     try {
       this.makingOffer = true;
       await this.peer.setLocalDescription();
@@ -85,7 +88,9 @@ export class PerfectNegotiation {
     } finally {
       this.makingOffer = false;
     }
-  };
+  }
+
+  private readonly onNegotiationNeeded = () => void this.offer();
 
   private readonly onIceCandidate = (event: Event) => {
     const candidate = (event as RTCPeerConnectionIceEvent).candidate;

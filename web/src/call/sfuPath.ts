@@ -149,6 +149,7 @@ export class SfuPath implements MediaPath {
       },
       onError: (error) => console.warn('negotiation with the SFU failed', error),
     });
+    void this.negotiation.offer();
     this.events.onSfuConnection?.();
     this.repairAfter(SFU_CONNECT_TIMEOUT_MS);
   }
