@@ -107,7 +107,10 @@ pub async fn run(mesh: &Path, params: Params, network: Network) -> anyhow::Resul
     system.set("switch_gap_ms_to_sfu", gap_to_sfu);
     system.set("switch_gap_ms_to_mesh", gap_to_mesh);
     system.set("page_stall_ms_to_sfu", worst(&figures.page_stall_ms_to_sfu));
-    system.set("page_stall_ms_to_mesh", worst(&figures.page_stall_ms_to_mesh));
+    system.set(
+        "page_stall_ms_to_mesh",
+        worst(&figures.page_stall_ms_to_mesh),
+    );
     report.systems.push(system);
     report.target(
         format!("first remote frame under {TARGET_FIRST_FRAME_MS} ms in both modes"),

@@ -5,6 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use str0m::config::DtlsCert;
 use str0m::media::MediaKind;
 use str0m::net::Transmit as RtcTransmit;
 use str0m::Candidate;
@@ -29,6 +30,7 @@ use crate::subscription::Subscription;
 pub struct Sfu {
     config: SfuConfig,
     candidates: Vec<Candidate>,
+    certificate: DtlsCert,
     /// The latest time handed in; calls without a `now` of their own use it.
     now: Instant,
     participants: HashMap<ParticipantId, Participant>,
@@ -50,10 +52,12 @@ impl Sfu {
         if candidates.is_empty() {
             return Err(SfuError::InvalidConfig("no public IP configured".into()));
         }
+        let certificate = participant::dtls_certificate().map_err(SfuError::InvalidConfig)?;
         let next_housekeeping = now + config.housekeeping_interval;
         Ok(Sfu {
             config,
             candidates,
+            certificate,
             now,
             participants: HashMap::new(),
             rooms: HashMap::new(),
@@ -84,6 +88,7 @@ impl Sfu {
                 participant.clone(),
                 room.clone(),
                 &self.candidates,
+                &self.certificate,
                 self.config.initial_bitrate_bps,
                 self.now,
                 &mut fx,
@@ -790,6 +795,47 @@ mod tests {
         let metrics = sfu.metrics().snapshot();
         assert_eq!(metrics.participants, 1);
         assert_eq!(metrics.participants_failed, 1);
+    }
+
+    /// The `a=fingerprint` of the SFU's answer to a browser offering audio.
+    fn answered_fingerprint(sfu: &mut Sfu, participant: &ParticipantId, now: Instant) -> String {
+        let mut browser = Rtc::new(now);
+        let addr = (Ipv4Addr::LOCALHOST, 40_000).into();
+        browser.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut change = browser.sdp_api();
+        change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let (offer, _pending) = change.apply().unwrap();
+        let answer = sfu
+            .accept_offer(participant, &offer.to_sdp_string())
+            .unwrap();
+        let fingerprint = answer
+            .lines()
+            .find(|line| line.starts_with("a=fingerprint:"));
+        fingerprint
+            .expect("the answer has a fingerprint")
+            .to_owned()
+    }
+
+    #[test]
+    fn participants_share_a_certificate_made_when_the_sfu_starts() {
+        let now = Instant::now();
+        let config = SfuConfig::new(Ipv4Addr::LOCALHOST.into(), 3478);
+        let mut sfu = Sfu::new(config.clone(), now).unwrap();
+        let (alice, bob) = (ParticipantId::from("alice"), ParticipantId::from("bob"));
+        sfu.join(RoomId::from("standup"), alice.clone()).unwrap();
+        sfu.join(RoomId::from("retro"), bob.clone()).unwrap();
+        let fingerprint = answered_fingerprint(&mut sfu, &alice, now);
+        assert_eq!(answered_fingerprint(&mut sfu, &bob, now), fingerprint);
+
+        let mut restarted = Sfu::new(config, now).unwrap();
+        restarted
+            .join(RoomId::from("standup"), alice.clone())
+            .unwrap();
+        assert_ne!(
+            answered_fingerprint(&mut restarted, &alice, now),
+            fingerprint,
+            "each start makes its own certificate"
+        );
     }
 
     #[test]
