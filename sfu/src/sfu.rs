@@ -783,13 +783,7 @@ mod tests {
         ));
 
         // Bob carries on: his browser's offer is answered.
-        let mut browser = Rtc::new(now);
-        let addr = (Ipv4Addr::LOCALHOST, 40_000).into();
-        browser.add_local_candidate(Candidate::host(addr, "udp").unwrap());
-        let mut change = browser.sdp_api();
-        change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let (offer, _pending) = change.apply().unwrap();
-        let answer = sfu.accept_offer(&bob, &offer.to_sdp_string()).unwrap();
+        let answer = answer_to_audio(&mut sfu, &bob, now);
         assert!(answer.contains("a=ice-lite"));
 
         let metrics = sfu.metrics().snapshot();
@@ -797,17 +791,21 @@ mod tests {
         assert_eq!(metrics.participants_failed, 1);
     }
 
-    /// The `a=fingerprint` of the SFU's answer to a browser offering audio.
-    fn answered_fingerprint(sfu: &mut Sfu, participant: &ParticipantId, now: Instant) -> String {
+    /// The SFU's answer to a browser of `participant` offering audio.
+    fn answer_to_audio(sfu: &mut Sfu, participant: &ParticipantId, now: Instant) -> String {
         let mut browser = Rtc::new(now);
         let addr = (Ipv4Addr::LOCALHOST, 40_000).into();
         browser.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = browser.sdp_api();
         change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let (offer, _pending) = change.apply().unwrap();
-        let answer = sfu
-            .accept_offer(participant, &offer.to_sdp_string())
-            .unwrap();
+        sfu.accept_offer(participant, &offer.to_sdp_string())
+            .unwrap()
+    }
+
+    /// The `a=fingerprint` line of the SFU's answer to a browser offering audio.
+    fn answered_fingerprint(sfu: &mut Sfu, participant: &ParticipantId, now: Instant) -> String {
+        let answer = answer_to_audio(sfu, participant, now);
         let fingerprint = answer
             .lines()
             .find(|line| line.starts_with("a=fingerprint:"));
