@@ -221,10 +221,13 @@ function recordShownFrames() {
   };
   const look = () => {
     const now = performance.now();
-    for (const video of document.querySelectorAll('figure[data-participant] video:not([data-standby])')) {
-      const tile = remoteCameraTile(video);
-      if (!tile) continue;
-      const track = keys.get(video.srcObject?.getVideoTracks()[0]) ?? null;
+    for (const tile of document.querySelectorAll('figure[data-participant]:not(.tile-screen)')) {
+      const video = tile.querySelector('video:not([data-standby])');
+      const remote = video && remoteCameraTile(video);
+      // A tile that showed a remote camera and now shows none (camera off:
+      // the avatar) shows no track; this tab's own tile is never recorded.
+      if (!remote && !shown[tile.dataset.participant]) continue;
+      const track = (remote && keys.get(video.srcObject?.getVideoTracks()[0])) ?? null;
       const history = (shown[tile.dataset.participant] ??= []);
       if (history.at(-1)?.track !== track) history.push({ from: now, track });
     }
@@ -282,34 +285,41 @@ export function pageNow(page) {
  * - `frozen`: the longest time the tile showed no new frame, as the person
  *   sees it — the frames of the track the tile showed at each moment, and
  *   the moment it changed to a track that already had a frame (the handover
- *   shows that frame at once);
+ *   shows that frame at once); `frames` counts the frames only;
  * - `stalled`: the longest time between two of the page's frame callbacks
  *   for the tile, which also counts its main thread not running.
  */
 export function videoGaps(page, since) {
   return page.evaluate((since) => {
     const now = performance.now();
-    const longestGap = (events) => {
-      const sorted = [...events].sort((a, b) => a - b);
+    const during = (time) => time >= since && time <= now;
+    /** The longest interval between `changes` (a new picture on screen),
+     * and how many of `frames` came during the measurement. */
+    const longestGap = (changes, frames = changes) => {
+      const sorted = [...changes].sort((a, b) => a - b);
       const before = sorted.filter((time) => time < since).at(-1);
-      const during = sorted.filter((time) => time >= since && time <= now);
-      const series = [...(before === undefined ? [] : [before]), ...during, now];
+      const series = [...(before === undefined ? [] : [before]), ...sorted.filter(during), now];
       let [longest, at] = [0, 0];
       for (let i = 1; i < series.length; i++) {
         if (series[i] - series[i - 1] > longest) [longest, at] = [series[i] - series[i - 1], series[i - 1] - since];
       }
-      return { longest: Math.round(longest), at: Math.round(at), frames: during.length };
+      return { longest: Math.round(longest), at: Math.round(at), frames: frames.filter(during).length };
     };
     const gaps = {};
     for (const [id, history] of Object.entries(window.__shown)) {
       if (!document.querySelector(`figure[data-participant="${id}"]`)) continue;
-      const shownFrames = history.flatMap(({ from, track }, index) => {
+      const frames = [];
+      const handovers = [];
+      history.forEach(({ from, track }, index) => {
         const until = history[index + 1]?.from ?? Infinity;
-        const frames = window.__delivered[track] ?? [];
-        const handover = frames.some((time) => time <= from) ? [from] : [];
-        return [...handover, ...frames.filter((time) => time > from && time < until)];
+        const delivered = window.__delivered[track] ?? [];
+        if (delivered.some((time) => time <= from)) handovers.push(from);
+        frames.push(...delivered.filter((time) => time > from && time < until));
       });
-      gaps[id] = { frozen: longestGap(shownFrames), stalled: longestGap(window.__frames[id] ?? []) };
+      gaps[id] = {
+        frozen: longestGap([...handovers, ...frames], frames),
+        stalled: longestGap(window.__frames[id] ?? []),
+      };
     }
     return gaps;
   }, since);

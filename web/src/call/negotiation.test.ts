@@ -132,6 +132,15 @@ describe('PerfectNegotiation', () => {
     expect(errors).toEqual([]);
   });
 
+  it('makes no offer when asked while not stable', async () => {
+    const { impolite, a, errors, sent } = pair();
+    impolite.signalingState = 'have-remote-offer';
+    await a.offer();
+    expect(sent).toEqual([]);
+    expect(impolite.localDescription).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
   it('resolves glare: the impolite side ignores, the polite side rolls back and answers', async () => {
     const { impolite, polite, errors, settled } = pair();
     impolite.needsNegotiation();

@@ -79,6 +79,8 @@ export class PerfectNegotiation {
    * place need not wait for `negotiationneeded`: that event is a task of its
    * own, which a page busy drawing the call it just joined runs late. */
   async offer(): Promise<void> {
+    // Only from stable: in have-remote-offer this would make an answer.
+    if (this.peer.signalingState !== 'stable' || this.closed) return;
     try {
       this.makingOffer = true;
       await this.peer.setLocalDescription();

@@ -149,8 +149,8 @@ export class SfuPath implements MediaPath {
       },
       onError: (error) => console.warn('negotiation with the SFU failed', error),
     });
-    void this.negotiation.offer();
     this.events.onSfuConnection?.();
+    void this.negotiation.offer();
     this.repairAfter(SFU_CONNECT_TIMEOUT_MS);
   }
 
