@@ -223,7 +223,7 @@ function recordShownFrames() {
     const now = performance.now();
     for (const tile of document.querySelectorAll('figure[data-participant]:not(.tile-screen)')) {
       const video = tile.querySelector('video:not([data-standby])');
-      const remote = video && remoteCameraTile(video);
+      const remote = video && !video.classList.contains('mirrored');
       // A tile that showed a remote camera and now shows none (camera off:
       // the avatar) shows no track; this tab's own tile is never recorded.
       if (!remote && !shown[tile.dataset.participant]) continue;
