@@ -6,7 +6,8 @@ const socket = vi.hoisted(() => ({
   request: vi.fn(),
 }));
 vi.mock('../api/socket', () => ({ realtime: socket }));
-vi.mock('../api/endpoints', () => ({ api: {} }));
+const api = vi.hoisted(() => ({ messages: vi.fn() }));
+vi.mock('../api/endpoints', () => ({ api }));
 
 const { useChat, initialChat } = await import('./chat');
 const { ApiError } = await import('../api/http');
@@ -110,6 +111,31 @@ describe('sending messages', () => {
     state().receive(committed('b', 12));
     state().receive(committed('a', 10));
     state().receive(committed('c', 11));
+    expect(state().timelines[ROOM].messages.map((message) => message.id)).toEqual([10, 11, 12]);
+  });
+});
+
+describe('catching up after a reconnect', () => {
+  beforeEach(() => {
+    api.messages.mockReset();
+    useChat.setState({ ...initialChat });
+  });
+
+  it('starts from where the timeline stood when the connection came back', async () => {
+    const timeline = (ids: number[]) => ({
+      messages: ids.map((id) => committed(`c${id}`, id)),
+      hasOlder: false,
+      loadingOlder: false,
+    });
+    useChat.setState({ timelines: { [ROOM]: timeline([10]) } });
+    const caughtUpTo = state().newestIds();
+    // A message resent on reconnecting is acknowledged before the catch-up runs.
+    state().receive(committed('resent', 12));
+    api.messages.mockResolvedValueOnce({ messages: [committed('missed', 11), committed('resent', 12)], has_more: false });
+
+    await state().catchUp(ROOM, caughtUpTo.get(ROOM));
+
+    expect(api.messages).toHaveBeenCalledWith(ROOM, { after: 10 }, expect.any(Number));
     expect(state().timelines[ROOM].messages.map((message) => message.id)).toEqual([10, 11, 12]);
   });
 });

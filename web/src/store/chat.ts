@@ -36,7 +36,11 @@ interface ChatData {
 interface ChatState extends ChatData {
   loadLatest(roomId: number): Promise<void>;
   loadOlder(roomId: number): Promise<void>;
-  catchUp(roomId: number): Promise<void>;
+  /** Each open timeline's newest message id (undefined when it is empty):
+   * where a catch-up after a reconnect must start. */
+  newestIds(): Map<number, number | undefined>;
+  /** Fetches the messages after `after`, or the newest page without it. */
+  catchUp(roomId: number, after: number | undefined): Promise<void>;
   send(roomId: number, body: string): void;
   retry(clientId: string): void;
   discard(clientId: string): void;
@@ -111,9 +115,13 @@ export const useChat = create<ChatState>((set, get) => {
       }
     },
 
-    async catchUp(roomId) {
-      const timeline = get().timelines[roomId];
-      let after = timeline && newestMessageId(timeline.messages);
+    newestIds() {
+      return new Map(
+        Object.entries(get().timelines).map(([roomId, timeline]) => [Number(roomId), newestMessageId(timeline.messages)]),
+      );
+    },
+
+    async catchUp(roomId, after) {
       if (after === undefined) return get().loadLatest(roomId);
       for (let pages = 0; pages < MAX_CATCH_UP_PAGES; pages++) {
         const page = await api.messages(roomId, { after }, PAGE_SIZE);

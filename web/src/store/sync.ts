@@ -26,6 +26,10 @@ export function startSync(): () => void {
       if (status === 'reconnecting') signalingLost();
     },
     onReady: (ready, reconnected) => {
+      // Where each open timeline stood when the connection came back, before
+      // resent messages and new pushes land in it: they are newer than what
+      // was missed, and a catch-up from them would skip it.
+      const caughtUpTo = useChat.getState().newestIds();
       useSession.getState().setUser(ready.user);
       if (useConnection.getState().myPresence === 'busy') {
         realtime.request({ type: 'presence.set', payload: { status: 'busy' } }).catch(() => {});
@@ -34,7 +38,7 @@ export function startSync(): () => void {
       reportFocus();
       if (reconnected) {
         void signalingBack();
-        void resync().catch(notify.failure);
+        void resync(caughtUpTo).catch(notify.failure);
       }
     },
     onEvent: applyEvent,
@@ -50,12 +54,13 @@ export function startSync(): () => void {
   };
 }
 
-/** After a reconnect: unread counts, missed messages and presence. */
-async function resync(): Promise<void> {
+/** After a reconnect: unread counts, missed messages (after `caughtUpTo`,
+ * per open timeline) and presence. */
+async function resync(caughtUpTo: Map<number, number | undefined>): Promise<void> {
   await useRooms.getState().load();
   const { rooms, activeRoomId } = useRooms.getState();
   const isMember = (roomId: number) => findRoom(rooms, roomId) !== undefined;
-  const openRooms = Object.keys(useChat.getState().timelines).map(Number);
+  const openRooms = [...caughtUpTo.keys()];
   // The room on screen may have failed its first load while offline.
   if (activeRoomId !== null && !openRooms.includes(activeRoomId)) openRooms.push(activeRoomId);
   const listedRooms = Object.keys(useMembers.getState().byRoom).map(Number);
@@ -63,7 +68,7 @@ async function resync(): Promise<void> {
     if (!isMember(roomId)) forgetRoom(roomId);
   }
   await Promise.all([
-    ...openRooms.filter(isMember).map((roomId) => useChat.getState().catchUp(roomId)),
+    ...openRooms.filter(isMember).map((roomId) => useChat.getState().catchUp(roomId, caughtUpTo.get(roomId))),
     ...listedRooms.filter(isMember).map((roomId) => useMembers.getState().load(roomId)),
   ]);
 }
